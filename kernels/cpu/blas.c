@@ -1,0 +1,1 @@
+/* blas.c: placeholder until this module lands. */

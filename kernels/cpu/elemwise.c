@@ -1,0 +1,1 @@
+/* elemwise.c: placeholder until this module lands. */

@@ -1,0 +1,1 @@
+/* iter.c: placeholder until this module lands. */

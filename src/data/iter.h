@@ -1,0 +1,65 @@
+/* iter.h: the data iterator interface.
+ *
+ * An iterator yields batches of float32 data and labels. Every kind (mnist now; csv and
+ * imagerec later) is one `struct iter_kind` with its own parameter table, so `.conf`
+ * keys are checked the same way as layer keys. Shuffling is a pure function of
+ * (seed, epoch), so a run resumed at an epoch boundary sees the same order. A prefetch
+ * thread keeps up to prefetch_buffer batches ready.
+ *
+ *   struct data_iter *it;
+ *   if (iter_create("mnist", keys, values, origins, n, &it)) fail(mx_error_message());
+ *   for (iter_reset(it, epoch); (rc = iter_next(it, &b)) == 1; ) train(b.data, b.label, b.pad);
+ *   iter_free(it);
+ */
+#ifndef MX_ITER_H
+#define MX_ITER_H
+
+#include "param.h"
+#include "tensor.h"
+
+struct data_batch {
+	struct mx_tensor *data;   /* (batch_size, ...) float32; owned by the iterator */
+	struct mx_tensor *label;  /* (batch_size) or (batch_size, label_width) float32 */
+	int pad;                  /* trailing rows that repeat earlier ones to fill the batch */
+};
+
+struct iter_kind {
+	const char *name;                  /* the .conf `iter` value: "mnist" */
+	const struct param_spec *params;   /* PARAM_END-terminated; must include batch_size */
+	size_t param_size;
+	/* Opens the source. Returns MX_OK and a new impl, or an error naming the file. */
+	int (*open)(const void *param, void **impl);
+	void (*close)(void *impl);
+	void (*shapes)(void *impl, struct mx_shape *data, struct mx_shape *label);
+	/* Starts epoch `epoch` (0-based); the order depends only on the seed and epoch. */
+	int (*reset)(void *impl, int epoch);
+	/* Fills the next batch into data and label (preallocated to the batch shapes);
+	 * returns 1 with *pad set, 0 at the end of the epoch, or an error. */
+	int (*next)(void *impl, struct mx_tensor *data, struct mx_tensor *label, int *pad);
+	long (*num_examples)(void *impl);  /* examples in one epoch (this part's share) */
+};
+
+struct data_iter;
+
+/* Creates an iterator of the named kind from key/value text. origins[i], when not NULL,
+ * is the "file:line" of key i, used in error messages; the key "iter" is skipped.
+ * Returns MX_OK or an error such as
+ *   "net.conf:4: data.train: unknown key \"imgae\" (did you mean \"image\"?)". */
+int iter_create(const char *kind, const char *const *keys, const char *const *values,
+		const char *const *origins, int n, const char *section, struct data_iter **out);
+void iter_free(struct data_iter *it);
+int iter_reset(struct data_iter *it, int epoch);
+/* Returns 1 and a batch (valid until the next call), 0 at the end of the epoch, or an
+ * error. */
+int iter_next(struct data_iter *it, struct data_batch *batch);
+int iter_batch_size(const struct data_iter *it);
+struct mx_shape iter_data_shape(const struct data_iter *it);   /* with the batch dim */
+struct mx_shape iter_label_shape(const struct data_iter *it);
+/* Total number of examples in one epoch (before padding), or -1 if unknown. */
+long iter_num_examples(const struct data_iter *it);
+
+/* The iterator kinds, for the man page and "did you mean". NULL-terminated. */
+const struct iter_kind *const *iter_kinds(void);
+extern const struct iter_kind iter_mnist;
+
+#endif

@@ -1,0 +1,1 @@
+/* iter_mnist.c: placeholder until this module lands. */

@@ -1,0 +1,23 @@
+/* log.c: leveled logging. Warnings and debug lines go to stderr with a tag. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static enum mx_log_level log_level = MX_LOG_INFO; /* process-wide, set by the CLI */
+
+void mx_log_set_level(enum mx_log_level level) { log_level = level; }
+enum mx_log_level mx_log_get_level(void) { return log_level; }
+
+void mx_log(enum mx_log_level level, const char *fmt, ...)
+{
+	static const char *const tag[] = {"debug", "info", "warning", "error"};
+	va_list ap;
+	if (level < log_level || level >= MX_LOG_QUIET)
+		return;
+	fprintf(stderr, "mxtrain: %s: ", tag[level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

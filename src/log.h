@@ -1,0 +1,15 @@
+/* log.h: leveled logging to stderr. The level is process-wide (set once by the CLI). */
+#ifndef MX_LOG_H
+#define MX_LOG_H
+
+enum mx_log_level { MX_LOG_DEBUG = 0, MX_LOG_INFO, MX_LOG_WARN, MX_LOG_ERROR, MX_LOG_QUIET };
+
+void mx_log_set_level(enum mx_log_level level);
+enum mx_log_level mx_log_get_level(void);
+void mx_log(enum mx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define mx_debug(...) mx_log(MX_LOG_DEBUG, __VA_ARGS__)
+#define mx_info(...)  mx_log(MX_LOG_INFO, __VA_ARGS__)
+#define mx_warn(...)  mx_log(MX_LOG_WARN, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,1 @@
+/* autodiff.c: placeholder until this module lands. */

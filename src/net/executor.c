@@ -1,0 +1,1 @@
+/* executor.c: placeholder until this module lands. */

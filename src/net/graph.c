@@ -1,0 +1,1 @@
+/* graph.c: placeholder until this module lands. */

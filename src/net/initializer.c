@@ -1,0 +1,1 @@
+/* initializer.c: placeholder until this module lands. */

@@ -1,0 +1,1 @@
+/* initializer.h */

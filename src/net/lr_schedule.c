@@ -1,0 +1,1 @@
+/* lr_schedule.c: placeholder until this module lands. */

@@ -1,0 +1,1 @@
+/* metric.c: placeholder until this module lands. */

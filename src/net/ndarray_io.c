@@ -1,0 +1,1 @@
+/* ndarray_io.c: placeholder until this module lands. */

@@ -1,0 +1,1 @@
+/* ndarray_io.h */

@@ -1,0 +1,1 @@
+/* op_activation.c: placeholder until this module lands. */

@@ -1,0 +1,1 @@
+/* op_dropout.c: placeholder until this module lands. */

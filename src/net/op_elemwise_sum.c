@@ -1,0 +1,1 @@
+/* op_elemwise_sum.c: placeholder until this module lands. */

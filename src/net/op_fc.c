@@ -1,0 +1,1 @@
+/* op_fc.c: placeholder until this module lands. */

@@ -1,0 +1,1 @@
+/* op_flatten.c: placeholder until this module lands. */

@@ -1,0 +1,75 @@
+/* op_registry.c: the table of every operator (read-only after start). */
+#include "op.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MX_OP_ADDR(sym) &sym,
+static const struct op_desc *const op_table[] = {MX_OPS(MX_OP_ADDR) NULL};
+#undef MX_OP_ADDR
+#define MX_OP_ONE(sym) +1
+_Static_assert(sizeof op_table / sizeof op_table[0] == 1 MX_OPS(MX_OP_ONE),
+	       "every operator in MX_OPS is registered once");
+#undef MX_OP_ONE
+
+const struct op_desc *const *op_all(void) { return op_table; }
+
+const struct op_desc *op_find(const char *name)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		int (*cmp)(const char *, const char *) = pass ? strcasecmp : strcmp;
+		for (int i = 0; op_table[i]; i++) {
+			const struct op_desc *op = op_table[i];
+			if (!cmp(op->name, name))
+				return op;
+			for (int j = 0; op->aliases && op->aliases[j]; j++)
+				if (!cmp(op->aliases[j], name))
+					return op;
+		}
+	}
+	return NULL;
+}
+
+const char *op_nearest(const char *name)
+{
+	const char *names[256];
+	int n = 0;
+	for (int i = 0; op_table[i]; i++) {
+		if (op_table[i]->flags & OP_INTERNAL)
+			continue;
+		names[n++] = op_table[i]->name;
+		for (int j = 0; op_table[i]->aliases && op_table[i]->aliases[j] && n < 254; j++)
+			names[n++] = op_table[i]->aliases[j];
+	}
+	names[n] = NULL;
+	return nearest_name(names, name);
+}
+
+int op_input_names(const struct op_desc *op, const void *param, const char **names, int max)
+{
+	int n = 0;
+	if (op->list_inputs)
+		return op->list_inputs(param, names, max);
+	while (op->inputs && op->inputs[n] && n < max) {
+		names[n] = op->inputs[n];
+		n++;
+	}
+	return n;
+}
+
+int op_num_data_inputs(const struct op_desc *op, const void *param)
+{
+	const char *names[64];
+	if (op->n_data_inputs >= 0)
+		return op->n_data_inputs;
+	return op_input_names(op, param, names, 64);
+}
+
+void *op_param_new(const struct op_desc *op)
+{
+	void *p = calloc(1, op->param_size ? op->param_size : 1);
+	if (p)
+		param_defaults(op->params, p);
+	return p;
+}

@@ -1,0 +1,1 @@
+/* symbol_json.c: placeholder until this module lands. */

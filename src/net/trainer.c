@@ -1,0 +1,1 @@
+/* trainer.c: placeholder until this module lands. */
