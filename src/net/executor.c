@@ -1,1 +1,321 @@
-/* executor.c: placeholder until this module lands. */
+/* executor.c: binding a graph to arrays and pushing its nodes to the engine. */
+#include "executor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "error.h"
+
+#define EXEC_MAX_IO 256
+
+struct executor {
+	struct graph *g;
+	struct engine *eng;
+	struct mx_context ctx;
+	struct mx_rng *rng;
+	struct engine_var *rng_var;
+	int n_entries;             /* entries bound: forward only, or all */
+	int n_nodes;
+	struct mx_tensor **entry;  /* per entry; shared arrays are views owned here too */
+	struct mx_tensor **zero;   /* per entry: a zero gradient for GRAPH_ZERO_GRAD slots */
+	enum op_req *req;          /* per entry: how its producer writes it */
+	struct mx_shape *shapes;
+	struct engine_var **vars;  /* per entry; owned unless borrowed from shared */
+	char *var_owned;
+	size_t bytes;
+	int is_train;              /* mode of the forward pass in flight */
+};
+
+/* One pushed node: everything the task needs, resolved at bind time. */
+struct node_task {
+	struct executor *ex;
+	int node;
+};
+
+void executor_free(struct executor *ex)
+{
+	if (!ex)
+		return;
+	engine_wait_all(ex->eng);
+	for (int e = 0; e < ex->n_entries; e++) {
+		tensor_free(ex->entry[e]);
+		tensor_free(ex->zero[e]);
+		if (ex->var_owned[e])
+			engine_var_free(ex->eng, ex->vars[e]);
+	}
+	if (ex->rng_var)
+		engine_var_free(ex->eng, ex->rng_var);
+	free(ex->entry);
+	free(ex->zero);
+	free(ex->req);
+	free(ex->shapes);
+	free(ex->vars);
+	free(ex->var_owned);
+	free(ex);
+}
+
+static int find_var_entry(const struct graph *g, const char *name)
+{
+	for (int i = 0; i < g->n_forward; i++)
+		if (g->nodes[i].kind != NODE_OP && !strcmp(g->nodes[i].name, name))
+			return g->nodes[i].entry_base;
+	return -1;
+}
+
+/* Shapes of the backward entries: a backward node's output i has the shape of its
+ * forward node's input i; a gradient sum has its first input's shape. */
+static void infer_backward_shapes(const struct graph *g, struct mx_shape *shapes)
+{
+	for (int i = g->n_forward; i < g->n_nodes; i++) {
+		const struct graph_node *n = &g->nodes[i];
+		if (n->forward_node < 0) {
+			shapes[n->entry_base] = shapes[graph_entry_id(g, n->inputs[0])];
+			continue;
+		}
+		for (int j = 0; j < n->n_outputs; j++)
+			shapes[n->entry_base + j] = shapes[graph_entry_id(g, g->nodes[n->forward_node].inputs[j])];
+	}
+}
+
+int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
+		  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
+		  struct executor *shared, struct mx_rng *rng, struct executor **out)
+{
+	struct executor *ex = calloc(1, sizeof *ex);
+	int *consumers = NULL, rc;
+	*out = NULL;
+	if (!ex)
+		return mx_error(MX_ERR_NOMEM, "out of memory");
+	if (for_training && !g->grad) {
+		free(ex);
+		return mx_error(MX_ERR_INTERNAL, "executor_bind: graph has no backward part");
+	}
+	ex->g = g;
+	ex->eng = eng;
+	ex->ctx = ctx;
+	ex->rng = rng;
+	ex->n_nodes = for_training ? g->n_nodes : g->n_forward;
+	ex->n_entries = for_training ? g->n_entries
+				     : (g->n_forward ? g->nodes[g->n_forward - 1].entry_base +
+							       g->nodes[g->n_forward - 1].n_outputs : 0);
+	ex->entry = calloc(g->n_entries, sizeof *ex->entry);
+	ex->zero = calloc(g->n_entries, sizeof *ex->zero);
+	ex->req = calloc(g->n_entries, sizeof *ex->req);
+	ex->shapes = calloc(g->n_entries, sizeof *ex->shapes);
+	ex->vars = calloc(g->n_entries, sizeof *ex->vars);
+	ex->var_owned = calloc(g->n_entries, 1);
+	consumers = calloc(g->n_entries, sizeof *consumers);
+	if (!ex->entry || !ex->zero || !ex->req || !ex->shapes || !ex->vars || !ex->var_owned || !consumers) {
+		rc = mx_error(MX_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		int e = find_var_entry(g, names[i]);
+		if (e < 0) {
+			rc = mx_error(MX_ERR_INVALID, "the network has no input called \"%s\"", names[i]);
+			goto fail;
+		}
+		ex->shapes[e] = shapes[i];
+	}
+	if (shared) {
+		/* Learnable and auxiliary shapes come from the executor that lends them. */
+		for (int i = 0; i < g->n_forward; i++) {
+			const struct graph_node *node = &g->nodes[i];
+			int se;
+			if (node->kind != NODE_ARG && node->kind != NODE_AUX)
+				continue;
+			se = find_var_entry(shared->g, node->name);
+			if (se >= 0 && shared->entry[se])
+				ex->shapes[node->entry_base] = shared->shapes[se];
+		}
+	}
+	if ((rc = graph_infer_shapes(g, ex->shapes)))
+		goto fail;
+	if (for_training)
+		infer_backward_shapes(g, ex->shapes);
+
+	/* Which entries are read, so gradients nobody reads are not computed. */
+	for (int i = 0; i < ex->n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_inputs; j++)
+			if (g->nodes[i].inputs[j].node >= 0)
+				consumers[graph_entry_id(g, g->nodes[i].inputs[j])]++;
+	if (for_training)
+		for (int e = 0; e < g->nodes[g->n_forward - 1].entry_base + g->nodes[g->n_forward - 1].n_outputs; e++)
+			if (g->grad[e].node >= 0)
+				consumers[graph_entry_id(g, g->grad[e])]++;
+
+	for (int i = 0; i < ex->n_nodes; i++) {
+		const struct graph_node *node = &g->nodes[i];
+		for (int j = 0; j < node->n_outputs; j++) {
+			int e = node->entry_base + j;
+			struct mx_tensor *lent = NULL;
+			if (shared && (node->kind == NODE_ARG || node->kind == NODE_AUX)) {
+				int se = find_var_entry(shared->g, node->name);
+				if (se >= 0)
+					lent = shared->entry[se];
+			}
+			if (node->kind == NODE_BACKWARD && !consumers[e]) {
+				ex->req[e] = OP_REQ_NULL;
+				continue;
+			}
+			ex->req[e] = OP_REQ_WRITE;
+			if (lent) {
+				ex->entry[e] = tensor_reshape(lent, &lent->shape);
+				ex->vars[e] = lent->var;
+			} else {
+				ex->entry[e] = tensor_new(&ex->shapes[e], MX_F32, ctx);
+				if (ex->entry[e])
+					ex->bytes += tensor_bytes(ex->entry[e]);
+				ex->vars[e] = engine_var_new(eng);
+				ex->var_owned[e] = 1;
+			}
+			if (!ex->entry[e] || !ex->vars[e]) {
+				rc = MX_ERR_NOMEM;
+				goto fail;
+			}
+			ex->entry[e]->var = ex->vars[e];
+		}
+		if (node->kind == NODE_BACKWARD && node->forward_node >= 0) {
+			/* Zero gradients for visible outputs nobody differentiated. */
+			for (int j = 0; j < node->n_inputs; j++) {
+				if (node->inputs[j].node != GRAPH_ZERO_GRAD)
+					continue;
+				int fe = g->nodes[node->forward_node].entry_base + j;
+				if (!ex->zero[fe] && !(ex->zero[fe] = tensor_new(&ex->shapes[fe], MX_F32, ctx))) {
+					rc = MX_ERR_NOMEM;
+					goto fail;
+				}
+			}
+		}
+	}
+	if (rng && !(ex->rng_var = engine_var_new(eng))) {
+		rc = MX_ERR_NOMEM;
+		goto fail;
+	}
+	free(consumers);
+	*out = ex;
+	return MX_OK;
+fail:
+	free(consumers);
+	executor_free(ex);
+	return rc;
+}
+
+static struct mx_tensor *entry_tensor(struct executor *ex, struct graph_entry e, int zero_for)
+{
+	if (e.node == GRAPH_ZERO_GRAD)
+		return ex->zero[zero_for];
+	if (e.node < 0)
+		return NULL;
+	return ex->entry[graph_entry_id(ex->g, e)];
+}
+
+static int run_node(void *arg)
+{
+	struct node_task *t = arg;
+	struct executor *ex = t->ex;
+	const struct graph_node *n = &ex->g->nodes[t->node];
+	struct mx_tensor *in[EXEC_MAX_IO], *outs[EXEC_MAX_IO];
+	enum op_req req[EXEC_MAX_IO];
+	struct op_ctx ctx = {.is_train = ex->is_train, .rng = ex->rng, .dev = ex->ctx};
+	int dev = ex->ctx.dev_type, rc;
+
+	for (int j = 0; j < n->n_outputs; j++) {
+		outs[j] = ex->entry[n->entry_base + j];
+		req[j] = ex->req[n->entry_base + j];
+	}
+	if (n->kind == NODE_OP || n->forward_node < 0) {
+		if (!n->op->forward[dev])
+			return mx_error(MX_ERR_INVALID, "%s has no kernel for this device", n->op->name);
+		for (int j = 0; j < n->n_inputs; j++)
+			in[j] = entry_tensor(ex, n->inputs[j], 0);
+		rc = n->op->forward[dev](&ctx, n->param, in, outs, req);
+	} else {
+		const struct graph_node *f = &ex->g->nodes[n->forward_node];
+		int n_vis = n->op->flags & OP_LOSS ? 0 : n->op->n_visible_outputs;
+		if (!n->op->backward[dev])
+			return mx_error(MX_ERR_INVALID, "%s has no backward kernel for this device", n->op->name);
+		for (int j = 0; j < n->n_inputs; j++)
+			in[j] = entry_tensor(ex, n->inputs[j], f->entry_base + (j < n_vis ? j : 0));
+		rc = n->op->backward[dev](&ctx, n->param, n_vis ? in : NULL, in + n_vis, in + n_vis + f->n_inputs,
+					  outs, req);
+	}
+	return rc ? mx_error_prefix(rc, "layer %s", n->kind == NODE_OP ? n->name : n->name) : MX_OK;
+}
+
+static int push_node(struct executor *ex, int i)
+{
+	const struct graph_node *n = &ex->g->nodes[i];
+	struct engine_var *reads[EXEC_MAX_IO + 1], *writes[EXEC_MAX_IO + 1];
+	int n_reads = 0, n_writes = 0;
+	struct node_task *t = malloc(sizeof *t);
+	if (!t)
+		return mx_error(MX_ERR_NOMEM, "out of memory");
+	t->ex = ex;
+	t->node = i;
+	for (int j = 0; j < n->n_inputs; j++) {
+		struct graph_entry e = n->inputs[j];
+		if (e.node >= 0)
+			reads[n_reads++] = ex->vars[graph_entry_id(ex->g, e)];
+	}
+	for (int j = 0; j < n->n_outputs; j++)
+		if (ex->entry[n->entry_base + j])
+			writes[n_writes++] = ex->vars[n->entry_base + j];
+	if (n->op->flags & OP_RANDOM && ex->rng_var)
+		writes[n_writes++] = ex->rng_var;
+	/* Forward updates auxiliary states (BatchNorm's moving stats) in place. */
+	if (n->kind == NODE_OP)
+		for (int j = 0; j < n->n_inputs; j++)
+			if ((n->op->aux_mask >> j) & 1) {
+				for (int k = 0; k < n_reads; k++)
+					if (reads[k] == ex->vars[graph_entry_id(ex->g, n->inputs[j])])
+						reads[k] = reads[--n_reads];
+				writes[n_writes++] = ex->vars[graph_entry_id(ex->g, n->inputs[j])];
+			}
+	return engine_push(ex->eng, run_node, t, free, reads, n_reads, writes, n_writes, 0, n->name);
+}
+
+int executor_forward(struct executor *ex, int is_train)
+{
+	int rc;
+	ex->is_train = is_train;
+	for (int i = 0; i < ex->g->n_forward; i++)
+		if (ex->g->nodes[i].kind == NODE_OP && (rc = push_node(ex, i)))
+			return rc;
+	return MX_OK;
+}
+
+int executor_backward(struct executor *ex)
+{
+	int rc;
+	if (ex->n_nodes == ex->g->n_forward)
+		return mx_error(MX_ERR_INVALID, "executor_backward: bound for inference only");
+	for (int i = ex->g->n_forward; i < ex->n_nodes; i++)
+		if ((rc = push_node(ex, i)))
+			return rc;
+	return MX_OK;
+}
+
+struct mx_tensor *executor_var(struct executor *ex, const char *name)
+{
+	int e = find_var_entry(ex->g, name);
+	return e >= 0 ? ex->entry[e] : NULL;
+}
+
+struct mx_tensor *executor_grad(struct executor *ex, const char *name)
+{
+	int e = find_var_entry(ex->g, name);
+	if (e < 0 || !ex->g->grad || ex->n_nodes == ex->g->n_forward || ex->g->grad[e].node < 0)
+		return NULL;
+	return ex->entry[graph_entry_id(ex->g, ex->g->grad[e])];
+}
+
+struct mx_tensor *executor_output(struct executor *ex, int i)
+{
+	return i < ex->g->n_heads ? ex->entry[graph_entry_id(ex->g, ex->g->heads[i])] : NULL;
+}
+
+const struct mx_shape *executor_shapes(const struct executor *ex) { return ex->shapes; }
+size_t executor_bytes(const struct executor *ex) { return ex->bytes; }

@@ -1,1 +1,52 @@
-/* executor.h */
+/* executor.h: a graph bound to arrays on a device, run through the engine.
+ *
+ * Binding infers every shape from the data and label shapes, allocates the arrays,
+ * and gives each array an engine variable; forward and backward push one task per
+ * node that reads its input arrays and writes its outputs.
+ *
+ *   struct executor *ex;
+ *   executor_bind(g, eng, MX_CPU, names, shapes, 2, 1, NULL, &rng, &ex);
+ *   tensor_copy(executor_var(ex, "data"), batch.data); ...
+ *   executor_forward(ex, 1); executor_backward(ex);
+ *   ... executor_grad(ex, "fc1_weight") ...
+ *   executor_free(ex);
+ */
+#ifndef MX_EXECUTOR_H
+#define MX_EXECUTOR_H
+
+#include "graph.h"
+#include "rng.h"
+#include "tensor.h"
+
+struct engine;
+struct executor;
+
+/* Binds g (borrowed: it must outlive the executor). names/shapes give the shapes of the
+ * data and label variables. for_training: also bind the backward nodes (the graph must
+ * have them: graph_build_backward). shared, when not NULL, lends its learnable and
+ * auxiliary arrays (same names, same shapes), so a training and an evaluation executor
+ * share weights. rng (borrowed) feeds random operators. Returns MX_OK and a new
+ * executor, or an error (shape errors name the layer). */
+int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
+		  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
+		  struct executor *shared, struct mx_rng *rng, struct executor **out);
+void executor_free(struct executor *ex);
+
+/* Pushes the forward nodes (is_train: training mode for Dropout, BatchNorm). Errors
+ * inside an operator come back from the next wait (engine_wait_*) or from here. */
+int executor_forward(struct executor *ex, int is_train);
+/* Pushes the backward nodes; gradients land in executor_grad() arrays (overwritten). */
+int executor_backward(struct executor *ex);
+
+/* The array of a variable (data, label, learnable, auxiliary) by name, or NULL. */
+struct mx_tensor *executor_var(struct executor *ex, const char *name);
+/* The gradient array of a learnable variable, or NULL when none is computed. */
+struct mx_tensor *executor_grad(struct executor *ex, const char *name);
+/* Head i's array (e.g. SoftmaxOutput's probabilities). */
+struct mx_tensor *executor_output(struct executor *ex, int i);
+/* The shape every entry was bound with (graph entry order), for reports and tests. */
+const struct mx_shape *executor_shapes(const struct executor *ex);
+/* Bytes of all arrays this executor allocated itself (not the shared ones). */
+size_t executor_bytes(const struct executor *ex);
+
+#endif

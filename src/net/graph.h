@@ -62,7 +62,9 @@ struct graph_node {
  *   inputs[n_vis .. n_vis+n_in)         f's inputs, where o->bw_in says backward reads them
  *   inputs[n_vis+n_in .. +n_out)        f's outputs, where o->bw_out says so
  * unread slots have node -1; an output gradient nobody produced has node -2 (zero).
- *   outputs[0 .. n_in)                  gradients of f's inputs. */
+ *   outputs[0 .. n_in)                  gradients of f's inputs.
+ * A NODE_BACKWARD node with forward_node -1 is a gradient sum: an add_n whose forward
+ * runs in the backward pass; it owns its param. */
 #define GRAPH_ZERO_GRAD (-2)
 
 struct graph {
@@ -86,6 +88,8 @@ int graph_add_variable(struct graph *g, const char *name, enum node_kind kind);
 /* Adds an operator node named name: parses keys/values with op's parameter table,
  * connects data_inputs to its data inputs and creates (or reuses, by name) the
  * variables "<name>_<input>" for the others (weight, bias, label, moving_mean, ...).
+ * When n_data_inputs equals the op's total input count, every input is taken from
+ * data_inputs and no variable is created (symbol JSON names its variables itself).
  * origin, when not NULL, prefixes error messages. Returns the node id, or -1 with the
  * error set ("net.conf:12: layer fc1: unknown key ..."). */
 int graph_add_op(struct graph *g, const struct op_desc *op, const char *name,

@@ -1,0 +1,74 @@
+/* mxtrain.c: the trainer's command line: mxtrain [options] net.conf [key=value ...]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mxtrain.h"
+#include "net/conf.h"
+#include "net/trainer.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mxtrain [options] net.conf [section.key=value ...]\n"
+		"Trains the network that net.conf describes (see mxtrain.conf(5)).\n"
+		"\n"
+		"options:\n"
+		"  --resume      continue from the newest complete checkpoint in model.dir\n"
+		"  -q, --quiet   print only the epoch summaries and errors\n"
+		"  -v, --verbose print debug messages\n"
+		"  -h, --help    show this help\n"
+		"  --version     print the version\n"
+		"\n"
+		"Overrides use dotted paths: solver.num_epoch=1 data.train.batch_size=64 net.fc1.num_hidden=512\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct trainer_options opt = {0};
+	const char *conf_path = NULL;
+	const char **overrides = calloc(argc, sizeof *overrides);
+	struct mx_conf *conf = NULL;
+	int n_over = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("mxtrain %s\n", mxtrain_version);
+			return 0;
+		} else if (!strcmp(a, "--resume")) {
+			opt.resume = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			opt.quiet = 1;
+			mx_log_set_level(MX_LOG_WARN);
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			mx_log_set_level(MX_LOG_DEBUG);
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "mxtrain: unknown option %s (try --help)\n", a);
+			return 2;
+		} else if (strchr(a, '=')) {
+			overrides[n_over++] = a;
+		} else if (!conf_path) {
+			conf_path = a;
+		} else {
+			fprintf(stderr, "mxtrain: more than one conf file (%s, %s); overrides are key=value\n", conf_path, a);
+			return 2;
+		}
+	}
+	if (!conf_path) {
+		usage(stderr);
+		return 2;
+	}
+	rc = conf_load(conf_path, overrides, n_over, &conf);
+	if (!rc)
+		rc = trainer_run(conf, &opt);
+	if (rc)
+		fprintf(stderr, "mxtrain: %s\n", mx_error_message());
+	conf_free(conf);
+	free(overrides);
+	return rc ? 2 : 0;
+}
