@@ -1,0 +1,466 @@
+/* check_conf.c: the .conf reader (sections, layers, values as text with file:line),
+ * command-line overrides, lowering to a graph, and the error messages users see. */
+#include <stdio.h>
+#include <string.h>
+
+#include "net/conf.h"
+#include "net/graph.h"
+#include "net/trainer.h"
+#include "testutil.h"
+
+#define CONF_DIR FIXTURES "/conf/"
+
+static const char *fixture(const char *name)
+{
+	static char path[1024];
+	snprintf(path, sizeof path, CONF_DIR "%s", name);
+	return path;
+}
+
+static const char *origin(const char *name, int line)
+{
+	static char buf[1024];
+	snprintf(buf, sizeof buf, CONF_DIR "%s:%d", name, line);
+	return buf;
+}
+
+static const struct conf_kv *find_kv(const struct conf_kv *kv, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(kv[i].key, key))
+			return &kv[i];
+	return NULL;
+}
+
+/* Asserts key's value and origin in a kv list. */
+#define ck_kv(kv, n, key, want_value, want_origin) do { \
+	const struct conf_kv *kv_ = find_kv((kv), (n), (key)); \
+	ck_assert_msg(kv_ != NULL, "key %s missing", (key)); \
+	ck_assert_str_eq(kv_->value, (want_value)); \
+	ck_assert_str_eq(kv_->origin, (want_origin)); } while (0)
+
+/* Asserts an error: its code, that the message holds want, and that it is one line. */
+#define ck_error(expr, code, want) do { \
+	int rc_ = (expr); \
+	ck_assert_msg(rc_ == (code), "%s returned %d, want %d (%s)", #expr, rc_, (code), mx_error_message()); \
+	ck_assert_msg(strstr(mx_error_message(), (want)) != NULL, "message \"%s\" lacks \"%s\"", \
+		      mx_error_message(), (want)); \
+	ck_assert_msg(strchr(mx_error_message(), '\n') == NULL, "message has a newline: %s", mx_error_message()); \
+	} while (0)
+
+static struct mx_conf *load_ok(const char *name, const char *const *overrides, int n)
+{
+	struct mx_conf *c = NULL;
+	int rc = conf_load(fixture(name), overrides, n, &c);
+	ck_assert_msg(rc == MX_OK, "conf_load(%s) failed: %s", name, mx_error_message());
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Loads name and expects the error want (a substring naming file:line). */
+static void load_fails(const char *name, const char *const *overrides, int n, int code, const char *want)
+{
+	struct mx_conf *c = (struct mx_conf *)1;
+	ck_error(conf_load(fixture(name), overrides, n, &c), code, want);
+	ck_assert_ptr_null(c);
+}
+
+/* Builds the graph of name and expects the error want. */
+static void build_fails(const char *name, const char *const *overrides, int n, const char *want)
+{
+	struct mx_conf *c = load_ok(name, overrides, n);
+	struct graph *g = (struct graph *)1;
+	ck_error(conf_build_graph(c, &g), MX_ERR_INVALID, want);
+	ck_assert_ptr_null(g);
+	conf_free(c);
+}
+
+/* ---- reading ---- */
+
+START_TEST(test_good_conf_loads_sections_layers_and_device)
+{
+	struct mx_conf *c = load_ok("mlp.conf", NULL, 0);
+	ck_assert_str_eq(c->path, fixture("mlp.conf"));
+	ck_assert_int_eq(c->n_layers, 4);
+	ck_assert_str_eq(c->layers[0].type, "FullyConnected");
+	ck_assert_str_eq(c->layers[0].name, "fc1");
+	ck_assert_int_eq(c->layers[0].n_inputs, 0);
+	ck_assert_int_eq(c->layers[0].n_attrs, 1);
+	ck_kv(c->layers[0].attrs, c->layers[0].n_attrs, "num_hidden", "256", origin("mlp.conf", 9));
+	ck_assert_str_eq(c->layers[0].origin, origin("mlp.conf", 9));
+	ck_assert_str_eq(c->layers[1].type, "Activation");
+	ck_assert_str_eq(c->layers[1].name, "relu1");
+	ck_kv(c->layers[1].attrs, c->layers[1].n_attrs, "act_type", "relu", origin("mlp.conf", 10));
+	ck_kv(c->layers[2].attrs, c->layers[2].n_attrs, "num_hidden", "10", origin("mlp.conf", 11));
+	ck_assert_str_eq(c->layers[3].type, "SoftmaxOutput");
+	ck_assert_str_eq(c->layers[3].name, "softmax");
+	ck_assert_int_eq(c->layers[3].n_attrs, 0);
+
+	ck_assert(c->train.present);
+	ck_assert_str_eq(c->train.origin, origin("mlp.conf", 3));
+	ck_assert_int_eq(c->train.n, 5);
+	ck_kv(c->train.kv, c->train.n, "iter", "mnist", origin("mlp.conf", 3));
+	ck_kv(c->train.kv, c->train.n, "image", "fake/train-images-idx3-ubyte.gz", origin("mlp.conf", 3));
+	ck_kv(c->train.kv, c->train.n, "batch_size", "100", origin("mlp.conf", 4));
+	ck_kv(c->train.kv, c->train.n, "shuffle", "true", origin("mlp.conf", 4));
+	ck_assert_str_eq(c->train.kv[0].key, "iter"); /* file order is kept */
+	ck_assert(c->eval.present);
+	ck_assert_int_eq(c->eval.n, 4);
+	ck_kv(c->eval.kv, c->eval.n, "label", "fake/t10k-labels-idx1-ubyte.gz", origin("mlp.conf", 5));
+
+	ck_assert(c->solver.present);
+	ck_assert_int_eq(c->solver.n, 7);
+	ck_kv(c->solver.kv, c->solver.n, "optimizer", "sgd", origin("mlp.conf", 14));
+	ck_kv(c->solver.kv, c->solver.n, "lr", "0.1", origin("mlp.conf", 14));
+	ck_kv(c->solver.kv, c->solver.n, "wd", "0.0001", origin("mlp.conf", 14));
+	ck_kv(c->solver.kv, c->solver.n, "num_epoch", "10", origin("mlp.conf", 14));
+	ck_kv(c->solver.kv, c->solver.n, "seed", "1", origin("mlp.conf", 14));
+	ck_assert(c->model.present);
+	ck_kv(c->model.kv, c->model.n, "prefix", "fmnist-mlp", origin("mlp.conf", 15));
+	ck_kv(c->model.kv, c->model.n, "save_period", "1", origin("mlp.conf", 15));
+	ck_assert_str_eq(c->device, "cpu");
+	ck_assert_str_eq(c->device_origin, origin("mlp.conf", 16));
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_each_kind_of_value_becomes_text)
+{
+	struct mx_conf *c = load_ok("values.conf", NULL, 0);
+	const struct conf_kv *kv = c->solver.kv;
+	int n = c->solver.n;
+	ck_kv(kv, n, "an_int", "42", origin("values.conf", 3));
+	ck_kv(kv, n, "a_big_int", "10000000000", origin("values.conf", 4));
+	ck_kv(kv, n, "a_float", "0.1", origin("values.conf", 5));
+	ck_kv(kv, n, "a_small_float", "1e-05", origin("values.conf", 6));
+	ck_kv(kv, n, "a_whole_float", "2", origin("values.conf", 7));
+	ck_kv(kv, n, "a_bool", "false", origin("values.conf", 8));
+	ck_kv(kv, n, "a_string", "hello world", origin("values.conf", 9));
+	ck_kv(kv, n, "an_array", "(3, 3)", origin("values.conf", 10));
+	ck_kv(kv, n, "a_list", "(1, 2.5)", origin("values.conf", 11));
+	ck_kv(kv, n, "strings", "accuracy,ce", origin("values.conf", 12));
+	/* Absent sections are marked so, and the device defaults to the CPU. */
+	ck_assert(!c->train.present && !c->eval.present && !c->model.present);
+	ck_assert_int_eq(c->n_layers, 0);
+	ck_assert_str_eq(c->device, "cpu");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_unnamed_layers_get_mxnet_style_names_and_inputs_are_read)
+{
+	struct mx_conf *c = load_ok("autoname.conf", NULL, 0);
+	const char *names[] = {"fullyconnected0", "activation0", "fullyconnected1", "side",
+			       "elementwisesum0", "fullyconnected2", "softmax"};
+	ck_assert_int_eq(c->n_layers, 7);
+	for (int i = 0; i < 7; i++)
+		ck_assert_str_eq(c->layers[i].name, names[i]);
+	ck_assert_int_eq(c->layers[0].n_inputs, 0);
+	ck_assert_int_eq(c->layers[2].n_inputs, 1); /* a single string */
+	ck_assert_str_eq(c->layers[2].inputs[0], "activation0");
+	ck_assert_int_eq(c->layers[3].n_inputs, 1); /* an array */
+	ck_assert_str_eq(c->layers[3].inputs[0], "activation0");
+	ck_assert_int_eq(c->layers[4].n_inputs, 2); /* a list */
+	ck_assert_str_eq(c->layers[4].inputs[0], "fullyconnected1");
+	ck_assert_str_eq(c->layers[4].inputs[1], "side");
+	ck_assert_int_eq(c->layers[4].n_attrs, 0);  /* inputs is not an attribute */
+	ck_assert_str_eq(c->device, "gpu:1");
+	ck_assert(!c->solver.present);
+	conf_free(c);
+}
+END_TEST
+
+/* ---- overrides ---- */
+
+START_TEST(test_overrides_replace_add_and_retype_values_with_command_line_origin)
+{
+	const char *ov[] = {
+		"solver.lr=0.05",            /* an existing key */
+		"solver.clip_gradient = 5",  /* a new key, blanks around '=' */
+		"solver.momentum=true",      /* a float becomes a bool */
+		"solver.optimizer=7",        /* a string becomes an int */
+		"model.prefix=\"00 7\"",     /* quotes make a string */
+		"data.train.batch_size=64",
+		"net.fc1.num_hidden=512",    /* a layer by name */
+		"net.fc2.kernel=(3,3)",      /* a new array */
+		"device=gpu:0",
+	};
+	struct mx_conf *c = load_ok("mlp.conf", ov, sizeof ov / sizeof ov[0]);
+	ck_kv(c->solver.kv, c->solver.n, "lr", "0.05", "command line");
+	ck_kv(c->solver.kv, c->solver.n, "clip_gradient", "5", "command line");
+	ck_kv(c->solver.kv, c->solver.n, "momentum", "true", "command line");
+	ck_kv(c->solver.kv, c->solver.n, "optimizer", "7", "command line");
+	ck_kv(c->solver.kv, c->solver.n, "wd", "0.0001", origin("mlp.conf", 14)); /* untouched */
+	ck_assert_int_eq(c->solver.n, 8);
+	ck_kv(c->model.kv, c->model.n, "prefix", "00 7", "command line");
+	ck_kv(c->train.kv, c->train.n, "batch_size", "64", "command line");
+	ck_kv(c->eval.kv, c->eval.n, "batch_size", "100", origin("mlp.conf", 6));
+	ck_kv(c->layers[0].attrs, c->layers[0].n_attrs, "num_hidden", "512", "command line");
+	ck_kv(c->layers[2].attrs, c->layers[2].n_attrs, "kernel", "(3, 3)", "command line");
+	ck_kv(c->layers[2].attrs, c->layers[2].n_attrs, "num_hidden", "10", origin("mlp.conf", 11));
+	ck_assert_str_eq(c->device, "gpu:0");
+	ck_assert_str_eq(c->device_origin, "command line");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_overrides_create_missing_sections_and_find_layers_by_automatic_name)
+{
+	const char *ov[] = {"solver.num_epoch=1", "data.eval.batch_size=5", "net.fullyconnected2.num_hidden=4",
+			    "net.side.inputs=[fullyconnected0, activation0]"};
+	struct mx_conf *c = load_ok("autoname.conf", ov, 4);
+	ck_assert(c->solver.present);
+	ck_assert_int_eq(c->solver.n, 1);
+	ck_kv(c->solver.kv, c->solver.n, "num_epoch", "1", "command line");
+	ck_assert_str_eq(c->solver.origin, "command line");
+	ck_assert(c->eval.present && !c->train.present);
+	ck_kv(c->eval.kv, c->eval.n, "batch_size", "5", "command line");
+	ck_kv(c->layers[5].attrs, c->layers[5].n_attrs, "num_hidden", "4", "command line");
+	ck_assert_int_eq(c->layers[3].n_inputs, 2);
+	ck_assert_str_eq(c->layers[3].inputs[0], "fullyconnected0");
+	ck_assert_str_eq(c->layers[3].inputs[1], "activation0");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_overrides_are_rejected_with_their_text)
+{
+	const char *no_eq[] = {"solver.lr"};
+	const char *section[] = {"slover.lr=1"};
+	const char *layer[] = {"net.fc9.num_hidden=1"};
+	const char *depth[] = {"solver.lr.x=1"};
+	const char *data[] = {"data.trian.batch_size=1"};
+	const char *empty[] = {"solver..lr=1"};
+	load_fails("mlp.conf", no_eq, 1, MX_ERR_INVALID, "override \"solver.lr\": expected section.key=value");
+	load_fails("mlp.conf", section, 1, MX_ERR_INVALID,
+		   "override \"slover.lr=1\": unknown section \"slover\" (did you mean \"solver\"?)");
+	load_fails("mlp.conf", layer, 1, MX_ERR_INVALID,
+		   "override \"net.fc9.num_hidden=1\": no layer named \"fc9\" (did you mean \"fc1\"?)");
+	load_fails("mlp.conf", depth, 1, MX_ERR_INVALID, "override \"solver.lr.x=1\": expected solver.<key>=value");
+	load_fails("mlp.conf", data, 1, MX_ERR_INVALID,
+		   "override \"data.trian.batch_size=1\": unknown data section \"trian\" (did you mean \"train\"?)");
+	load_fails("mlp.conf", empty, 1, MX_ERR_INVALID, "override \"solver..lr=1\"");
+}
+END_TEST
+
+/* ---- errors while reading ---- */
+
+START_TEST(test_syntax_error_names_file_and_line)
+{
+	/* libconfig's ';' is optional; a missing ',' between list elements is the
+	 * separator mistake it catches. */
+	load_fails("missing_comma.conf", NULL, 0, MX_ERR_INVALID, "missing_comma.conf:4: syntax error");
+}
+END_TEST
+
+START_TEST(test_unknown_section_suggests_the_nearest)
+{
+	load_fails("unknown_section.conf", NULL, 0, MX_ERR_INVALID,
+		   "unknown_section.conf:6: unknown section \"slover\" (did you mean \"solver\"?)");
+	load_fails("unknown_data_section.conf", NULL, 0, MX_ERR_INVALID,
+		   "unknown_data_section.conf:3: unknown data section \"trian\" (did you mean \"train\"?)");
+}
+END_TEST
+
+START_TEST(test_misshapen_sections_and_layers_are_errors_naming_the_place)
+{
+	load_fails("nested_group.conf", NULL, 0, MX_ERR_INVALID,
+		   "nested_group.conf:4: solver: \"schedule\" is a group");
+	load_fails("missing_type.conf", NULL, 0, MX_ERR_INVALID, "missing_type.conf:5: layer 3: missing type");
+	load_fails("bad_device.conf", NULL, 0, MX_ERR_INVALID,
+		   "bad_device.conf:2: device \"tpu\" is not cpu, gpu or gpu:N");
+	load_fails("no_such.conf", NULL, 0, MX_ERR_IO, "no_such.conf: No such file or directory");
+}
+END_TEST
+
+/* ---- lowering to a graph ---- */
+
+START_TEST(test_mlp_becomes_a_graph_with_variables_and_the_last_layer_as_head)
+{
+	struct mx_conf *c = load_ok("mlp.conf", NULL, 0);
+	struct graph *g = NULL;
+	int data, fc1, relu1, fc2, softmax, args[8];
+	const char *want_args[] = {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"};
+	ck_ok(conf_build_graph(c, &g));
+	data = graph_find(g, "data");
+	fc1 = graph_find(g, "fc1");
+	relu1 = graph_find(g, "relu1");
+	fc2 = graph_find(g, "fc2");
+	softmax = graph_find(g, "softmax");
+	ck_assert(data >= 0 && fc1 >= 0 && relu1 >= 0 && fc2 >= 0 && softmax >= 0);
+	ck_assert_int_eq(g->nodes[data].kind, NODE_DATA);
+	ck_assert_int_eq(g->nodes[fc1].kind, NODE_OP);
+	ck_assert_str_eq(g->nodes[fc1].op->name, "FullyConnected");
+	ck_assert_str_eq(g->nodes[fc1].origin, origin("mlp.conf", 9));
+	ck_assert_int_eq(g->nodes[fc1].inputs[0].node, data);
+	ck_assert_int_eq(g->nodes[relu1].inputs[0].node, fc1);
+	ck_assert_int_eq(g->nodes[fc2].inputs[0].node, relu1);
+	ck_assert_int_eq(g->nodes[softmax].inputs[0].node, fc2);
+	ck_assert_int_eq(g->nodes[graph_find(g, "fc1_weight")].kind, NODE_ARG);
+	ck_assert_int_eq(g->nodes[graph_find(g, "softmax_label")].kind, NODE_LABEL);
+	ck_assert_int_eq(graph_list_vars(g, NODE_ARG, args, 8), 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_str_eq(g->nodes[args[i]].name, want_args[i]);
+	ck_assert_int_eq(g->n_heads, 1);
+	ck_assert_int_eq(g->heads[0].node, softmax);
+	ck_assert_int_eq(g->heads[0].index, 0);
+	graph_free(g);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_named_inputs_wire_layers_and_set_num_args)
+{
+	struct mx_conf *c = load_ok("autoname.conf", NULL, 0);
+	struct graph *g = NULL;
+	int act, fc1, side, sum, fc2;
+	const char *num_args = NULL;
+	ck_ok(conf_build_graph(c, &g));
+	act = graph_find(g, "activation0");
+	fc1 = graph_find(g, "fullyconnected1");
+	side = graph_find(g, "side");
+	sum = graph_find(g, "elementwisesum0");
+	fc2 = graph_find(g, "fullyconnected2");
+	ck_assert(act >= 0 && fc1 >= 0 && side >= 0 && sum >= 0 && fc2 >= 0);
+	ck_assert_int_eq(g->nodes[fc1].inputs[0].node, act);
+	ck_assert_int_eq(g->nodes[side].inputs[0].node, act);
+	ck_assert_int_eq(g->nodes[sum].n_inputs, 2);
+	ck_assert_int_eq(g->nodes[sum].inputs[0].node, fc1);
+	ck_assert_int_eq(g->nodes[sum].inputs[1].node, side);
+	for (int i = 0; i < g->nodes[sum].n_attrs; i++)
+		if (!strcmp(g->nodes[sum].attrs[i].key, "num_args"))
+			num_args = g->nodes[sum].attrs[i].value;
+	ck_assert_ptr_nonnull(num_args);
+	ck_assert_str_eq(num_args, "2");
+	ck_assert_int_eq(g->nodes[fc2].inputs[0].node, sum); /* no inputs: the previous layer */
+	ck_assert_int_eq(g->heads[0].node, graph_find(g, "softmax"));
+	graph_free(g);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_unknown_layer_type_suggests_the_nearest)
+{
+	build_fails("unknown_layer_type.conf", NULL, 0,
+		    "unknown_layer_type.conf:5: layer \"fc3\": unknown layer type \"FullyConected\" "
+		    "(did you mean \"FullyConnected\"?)");
+}
+END_TEST
+
+START_TEST(test_bad_layer_keys_and_values_name_their_own_line)
+{
+	build_fails("misspelled_key.conf", NULL, 0,
+		    "misspelled_key.conf:4: layer fc1 (FullyConnected): unknown key \"num_hiden\" "
+		    "(did you mean \"num_hidden\"?)");
+	build_fails("wrong_type.conf", NULL, 0,
+		    "wrong_type.conf:4: layer fc1 (FullyConnected): num_hidden: expected an integer, got \"abc\"");
+}
+END_TEST
+
+START_TEST(test_bad_inputs_name_the_missing_layer)
+{
+	const char *later[] = {"net.side.inputs=softmax"};
+	const char *num_args[] = {"net.elementwisesum0.num_args=3"};
+	build_fails("unknown_input.conf", NULL, 0,
+		    "unknown_input.conf:5: layer \"fc2\": unknown input layer \"rleu1\" (did you mean \"relu1\"?)");
+	build_fails("autoname.conf", later, 1, "layer \"side\": input \"softmax\" is defined at or after this layer");
+	build_fails("autoname.conf", num_args, 1,
+		    "autoname.conf:7: layer \"elementwisesum0\": num_args = 3 but inputs names 2 layers");
+}
+END_TEST
+
+START_TEST(test_graph_errors_are_not_prefixed_twice)
+{
+	/* graph_add_op reports a missing required key itself, with the place. */
+	struct mx_conf *c = load_ok("mlp.conf", NULL, 0);
+	struct graph *g = NULL;
+	const char *msg, *where = origin("mlp.conf", 9);
+	free(c->layers[0].attrs[0].key);
+	c->layers[0].attrs[0].key = strdup("no_bias"); /* num_hidden is gone */
+	free(c->layers[0].attrs[0].value);
+	c->layers[0].attrs[0].value = strdup("true");
+	ck_assert_int_ne(conf_build_graph(c, &g), MX_OK);
+	msg = mx_error_message();
+	ck_assert_msg(strstr(msg, "num_hidden") != NULL, "message: %s", msg);
+	ck_assert_msg(!strncmp(msg, where, strlen(where)), "message: %s", msg);
+	ck_assert_msg(strstr(msg + strlen(where), where) == NULL, "place named twice: %s", msg);
+	ck_assert_msg(strchr(msg, '\n') == NULL, "message has a newline: %s", msg);
+	conf_free(c);
+}
+END_TEST
+
+/* ---- sections to parameter tables ---- */
+
+START_TEST(test_solver_section_sets_the_solver_parameters)
+{
+	struct mx_conf *c = load_ok("mlp.conf", NULL, 0);
+	struct solver_param sp;
+	struct model_param mp;
+	param_defaults(solver_params, &sp);
+	param_defaults(model_params, &mp);
+	ck_ok(conf_apply_section(&c->solver, "solver", solver_params, &sp));
+	ck_ok(conf_apply_section(&c->model, "model", model_params, &mp));
+	ck_assert_float_eq_tol(sp.lr, 0.1f, 1e-7);
+	ck_assert_float_eq_tol(sp.momentum, 0.9f, 1e-7);
+	ck_assert_float_eq_tol(sp.wd, 0.0001f, 1e-9);
+	ck_assert_int_eq(sp.num_epoch, 10);
+	ck_assert_int_eq(sp.seed, 1);
+	ck_assert_int_eq(sp.optimizer, OPT_SGD);
+	ck_assert_int_eq(sp.initializer, INIT_XAVIER);
+	ck_assert_str_eq(mp.dir, "model");
+	ck_assert_str_eq(mp.prefix, "fmnist-mlp");
+	ck_assert_int_eq(mp.save_period, 1);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_solver_errors_name_file_line_and_section)
+{
+	const char *ov[] = {"solver.lr=fast"};
+	struct mx_conf *c = load_ok("bad_solver_key.conf", NULL, 0);
+	struct solver_param sp;
+	param_defaults(solver_params, &sp);
+	ck_error(conf_apply_section(&c->solver, "solver", solver_params, &sp), MX_ERR_INVALID,
+		 "bad_solver_key.conf:4: solver: unknown key \"momentun\" (did you mean \"momentum\"?)");
+	conf_free(c);
+	c = load_ok("mlp.conf", ov, 1);
+	ck_error(conf_apply_section(&c->solver, "solver", solver_params, &sp), MX_ERR_INVALID,
+		 "command line: solver: lr: expected a number, got \"fast\"");
+	conf_free(c);
+}
+END_TEST
+
+static Suite *conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *read = tcase_create("read"), *override = tcase_create("override"), *errors = tcase_create("errors"),
+	      *graph = tcase_create("graph"), *sections = tcase_create("sections");
+	tcase_add_test(read, test_good_conf_loads_sections_layers_and_device);
+	tcase_add_test(read, test_each_kind_of_value_becomes_text);
+	tcase_add_test(read, test_unnamed_layers_get_mxnet_style_names_and_inputs_are_read);
+	tcase_add_test(override, test_overrides_replace_add_and_retype_values_with_command_line_origin);
+	tcase_add_test(override, test_overrides_create_missing_sections_and_find_layers_by_automatic_name);
+	tcase_add_test(override, test_bad_overrides_are_rejected_with_their_text);
+	tcase_add_test(errors, test_syntax_error_names_file_and_line);
+	tcase_add_test(errors, test_unknown_section_suggests_the_nearest);
+	tcase_add_test(errors, test_misshapen_sections_and_layers_are_errors_naming_the_place);
+	tcase_add_test(graph, test_mlp_becomes_a_graph_with_variables_and_the_last_layer_as_head);
+	tcase_add_test(graph, test_named_inputs_wire_layers_and_set_num_args);
+	tcase_add_test(graph, test_unknown_layer_type_suggests_the_nearest);
+	tcase_add_test(graph, test_bad_layer_keys_and_values_name_their_own_line);
+	tcase_add_test(graph, test_bad_inputs_name_the_missing_layer);
+	tcase_add_test(graph, test_graph_errors_are_not_prefixed_twice);
+	tcase_add_test(sections, test_solver_section_sets_the_solver_parameters);
+	tcase_add_test(sections, test_solver_errors_name_file_line_and_section);
+	suite_add_tcase(s, read);
+	suite_add_tcase(s, override);
+	suite_add_tcase(s, errors);
+	suite_add_tcase(s, graph);
+	suite_add_tcase(s, sections);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(conf_suite());
+}
