@@ -1,0 +1,78 @@
+/* solver_params.c: the `solver` and `model` sections' keys (trainer.h), with defaults.
+ *
+ * The keys are MXNet's spellings (mx.optimizer.SGD, FactorScheduler, Xavier, fit.py).
+ * The optimizer defaults are mx.optimizer.SGD's (lr 0.01, momentum 0, wd 0), so a conf
+ * that says nothing trains as Module.fit(optimizer='sgd') does; MXNet's example fit.py
+ * passes wd = 0.0001 explicitly, and so should a conf that wants it. */
+#include <stddef.h>
+
+#include "trainer.h"
+
+#define BIG 1e30 /* an upper bound of BIG means "no upper bound" (param.c) */
+
+static const char *const optimizer_names[] = {"sgd", NULL};
+static const char *const init_names[] = {"xavier", "gaussian", "uniform", "constant", NULL};
+static const char *const xavier_rnd_names[] = {"uniform", "gaussian", NULL};
+static const char *const xavier_factor_names[] = {"avg", "in", "out", NULL};
+static const char *const lr_sched_names[] = {"none", "factor", "multifactor", NULL};
+
+#define S(field) offsetof(struct solver_param, field)
+
+const struct param_spec solver_params[] = {
+	{"optimizer", PARAM_ENUM, S(optimizer), 0, "sgd", optimizer_names, 0, 0,
+	 "update rule: sgd (with momentum and weight decay)"},
+	{"lr", PARAM_FLOAT, S(lr), 0, "0.01", NULL, 0, BIG, "base learning rate"},
+	{"momentum", PARAM_FLOAT, S(momentum), 0, "0", NULL, 0, 1,
+	 "momentum; 0 keeps no state (plain SGD)"},
+	{"wd", PARAM_FLOAT, S(wd), 0, "0", NULL, 0, BIG,
+	 "weight decay (L2), mx.optimizer.SGD's default 0; MXNet's fit.py uses 0.0001"},
+	{"rescale_grad", PARAM_FLOAT, S(rescale_grad), 0, "0", NULL, 0, BIG,
+	 "gradient scale; 0: 1/batch_size, as MXNet's Module sets it"},
+	{"clip_gradient", PARAM_FLOAT, S(clip_gradient), 0, "-1", NULL, 0, 0,
+	 "clip the rescaled gradient to [-c, c]; 0 or negative (MXNet: -1) turns it off"},
+	{"num_epoch", PARAM_INT, S(num_epoch), 0, "10", NULL, 1, 1e9, "epochs to train"},
+	{"initializer", PARAM_ENUM, S(initializer), 0, "xavier", init_names, 0, 0,
+	 "how *_weight is filled: xavier, gaussian (init_sigma), uniform (init_scale), constant (init_value)"},
+	{"xavier_rnd_type", PARAM_ENUM, S(xavier_rnd_type), 0, "uniform", xavier_rnd_names, 0, 0,
+	 "xavier: draw uniform in [-s, s] or gaussian with sigma s"},
+	{"xavier_factor_type", PARAM_ENUM, S(xavier_factor_type), 0, "avg", xavier_factor_names, 0, 0,
+	 "xavier: divide magnitude by (fan_in + fan_out) / 2, fan_in or fan_out"},
+	{"xavier_magnitude", PARAM_FLOAT, S(xavier_magnitude), 0, "3", NULL, 0, BIG,
+	 "xavier: s = sqrt(magnitude / factor)"},
+	{"init_sigma", PARAM_FLOAT, S(init_sigma), 0, "0.01", NULL, 0, BIG,
+	 "gaussian: standard deviation (mx.init.Normal)"},
+	{"init_scale", PARAM_FLOAT, S(init_scale), 0, "0.07", NULL, 0, BIG,
+	 "uniform: draw in [-scale, scale] (mx.init.Uniform)"},
+	{"init_value", PARAM_FLOAT, S(init_value), 0, "0", NULL, 0, 0, "constant: the value"},
+	{"seed", PARAM_INT64, S(seed), 0, "0", NULL, 0, 0,
+	 "random seed for initialization and shuffling"},
+	{"lr_scheduler", PARAM_ENUM, S(lr_scheduler), 0, "none", lr_sched_names, 0, 0,
+	 "none; factor (lr_factor every lr_step updates); multifactor (at lr_steps or lr_step_epochs)"},
+	{"lr_factor", PARAM_FLOAT, S(lr_factor), 0, "1", NULL, 0, 1,
+	 "factor/multifactor: multiply lr by this at each step"},
+	{"lr_step", PARAM_INT, S(lr_step), 0, "0", NULL, 0, 2147483647.0,
+	 "factor: updates between steps (required, >= 1)"},
+	{"lr_steps", PARAM_SHAPE, S(lr_steps), 0, "()", NULL, 1, BIG,
+	 "multifactor: increasing update counts (at most 6), e.g. (2000, 4000)"},
+	{"lr_step_epochs", PARAM_SHAPE, S(lr_step_epochs), 0, "()", NULL, 1, BIG,
+	 "multifactor: increasing epochs (at most 6), e.g. (10, 20), instead of lr_steps"},
+	{"eval_metric", PARAM_STRING, S(eval_metric), sizeof(((struct solver_param *)0)->eval_metric),
+	 "accuracy", NULL, 0, 0, "comma-separated: accuracy (acc), top_k_accuracy, cross-entropy (ce)"},
+	{"top_k", PARAM_INT, S(top_k), 0, "5", NULL, 1, 1e9, "k of top_k_accuracy"},
+	{"disp_batches", PARAM_INT, S(disp_batches), 0, "50", NULL, 0, 1e9,
+	 "print a Speed line every this many batches; 0: never"},
+	{"num_threads", PARAM_INT, S(num_threads), 0, "0", NULL, 0, 4096, "CPU worker threads; 0: all cores"},
+	PARAM_END,
+};
+
+#define M(field) offsetof(struct model_param, field)
+
+const struct param_spec model_params[] = {
+	{"dir", PARAM_STRING, M(dir), sizeof(((struct model_param *)0)->dir), "model", NULL, 0, 0,
+	 "directory for checkpoints"},
+	{"prefix", PARAM_STRING, M(prefix), sizeof(((struct model_param *)0)->prefix), "model", NULL, 0, 0,
+	 "checkpoint names: <prefix>-symbol.json, <prefix>-<epoch %04d>.params"},
+	{"save_period", PARAM_INT, M(save_period), 0, "1", NULL, 0, 1e9,
+	 "epochs between checkpoints; 0: only after the last epoch"},
+	PARAM_END,
+};
