@@ -13,6 +13,7 @@ enum mx_status {
 	MX_ERR_FORMAT,   /* a file's bytes are not what its format says */
 	MX_ERR_NOMEM,
 	MX_ERR_INTERNAL, /* our own bug */
+	MX_END = 100,    /* not an error: the end of an epoch or a stream */
 };
 
 /* Record a message and return code, so callers write `return mx_error(MX_ERR_IO, ...)`. */

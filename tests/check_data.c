@@ -141,13 +141,13 @@ static int read_epoch(struct data_iter *it, int epoch, float *labels, int *pads)
 	struct data_batch b;
 	int rc, nb = 0, bs = iter_batch_size(it);
 	ck_ok(iter_reset(it, epoch));
-	while ((rc = iter_next(it, &b)) == 1) {
+	while ((rc = iter_next(it, &b)) == MX_OK) {
 		memcpy(labels + (long)nb * bs, tensor_f32(b.label), bs * sizeof(float));
 		if (pads)
 			pads[nb] = b.pad;
 		nb++;
 	}
-	ck_assert_msg(rc == 0, "iter_next: %d %s", rc, mx_error_message());
+	ck_assert_msg(rc == MX_END, "iter_next: %d %s", rc, mx_error_message());
 	return nb;
 }
 
@@ -177,7 +177,7 @@ START_TEST(raw_idx_gives_pixels_over_256_and_float_labels)
 	ck_ok(iter_reset(it, 0));
 	for (int batch = 0; batch < 2; batch++) {
 		float want_x[36], want_y[3];
-		ck_assert_int_eq(iter_next(it, &b), 1);
+		ck_assert_int_eq(iter_next(it, &b), MX_OK);
 		ck_assert_int_eq(b.pad, 0);
 		for (int r = 0; r < 3; r++) {
 			want_y[r] = batch * 3 + r;
@@ -187,8 +187,8 @@ START_TEST(raw_idx_gives_pixels_over_256_and_float_labels)
 		check_close("data", tensor_f32(b.data), want_x, 36, 0, 0);
 		check_close("label", tensor_f32(b.label), want_y, 3, 0, 0);
 	}
-	ck_assert_int_eq(iter_next(it, &b), 0);
-	ck_assert_int_eq(iter_next(it, &b), 0);   /* the end stays the end */
+	ck_assert_int_eq(iter_next(it, &b), MX_END);
+	ck_assert_int_eq(iter_next(it, &b), MX_END);   /* the end stays the end */
 	iter_free(it);
 }
 END_TEST
@@ -205,9 +205,9 @@ START_TEST(gzip_files_read_the_same_as_raw_ones)
 			"silent", "1", NULL));
 	ck_ok(make_iter(&mixed, "mnist", "image", tmp_path("img"), "label", tmp_path("lbl.gz"), "batch_size", "7",
 			"silent", "1", NULL));
-	ck_assert_int_eq(iter_next(raw, &a), 1);
-	ck_assert_int_eq(iter_next(gz, &b), 1);
-	ck_assert_int_eq(iter_next(mixed, &c), 1);
+	ck_assert_int_eq(iter_next(raw, &a), MX_OK);
+	ck_assert_int_eq(iter_next(gz, &b), MX_OK);
+	ck_assert_int_eq(iter_next(mixed, &c), MX_OK);
 	check_close("gz data", tensor_f32(b.data), tensor_f32(a.data), 7 * 12, 0, 0);
 	check_close("gz label", tensor_f32(b.label), tensor_f32(a.label), 7, 0, 0);
 	check_close("mixed label", tensor_f32(c.label), tensor_f32(a.label), 7, 0, 0);
@@ -227,8 +227,8 @@ START_TEST(flat_gives_rows_times_cols_and_scale_multiplies_pixels)
 			"flat", "True", "scale", "1", "silent", "1", NULL));
 	struct mx_shape ds = iter_data_shape(it), want = shape_make(2, 2L, 12L);
 	ck_assert(shape_equal(&ds, &want));
-	ck_assert_int_eq(iter_next(it, &b), 1);
-	ck_assert_int_eq(iter_next(it, &b), 1);
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
 	ck_assert_float_eq(tensor_f32(b.data)[12 + 5], (float)pixel(3, 5));
 	ck_assert_float_eq(tensor_f32(b.label)[1], 3.0f);
 	iter_free(it);
@@ -253,7 +253,7 @@ START_TEST(last_partial_batch_wraps_to_the_start_and_reports_pad)
 	/* the filler rows carry example 0's and 1's pixels too */
 	ck_ok(iter_reset(it, 1));
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(iter_next(it, &b), 1);
+		ck_assert_int_eq(iter_next(it, &b), MX_OK);
 	ck_assert_float_eq(tensor_f32(b.data)[2 * 12 + 4], pixel(0, 4) / 256.0f);
 	ck_assert_int_eq(iter_num_examples(it), 10);
 	iter_free(it);
@@ -283,9 +283,9 @@ START_TEST(iter_next_without_reset_starts_epoch_zero)
 	make_dataset(5, 0);
 	ck_ok(make_iter(&it, "mnist", "image", tmp_path("img"), "label", tmp_path("lbl"), "batch_size", "5",
 			"silent", "1", NULL));
-	ck_assert_int_eq(iter_next(it, &b), 1);
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
 	ck_assert_float_eq(tensor_f32(b.label)[4], 4.0f);
-	ck_assert_int_eq(iter_next(it, &b), 0);
+	ck_assert_int_eq(iter_next(it, &b), MX_END);
 	iter_free(it);
 }
 END_TEST
@@ -337,7 +337,7 @@ static long read_all(struct data_iter *it, int epochs, float *data, float *label
 	int rc;
 	for (int e = 0; e < epochs; e++) {
 		ck_ok(iter_reset(it, e));
-		while ((rc = iter_next(it, &b)) == 1) {
+		while ((rc = iter_next(it, &b)) == MX_OK) {
 			long xs = shape_size(&b.data->shape), ys = shape_size(&b.label->shape);
 			if (nb % 3 == 0)
 				usleep(500);
@@ -345,7 +345,7 @@ static long read_all(struct data_iter *it, int epochs, float *data, float *label
 			memcpy(labels + nb * ys, tensor_f32(b.label), ys * sizeof(float));
 			pads[nb++] = b.pad;
 		}
-		ck_assert_int_eq(rc, 0);
+		ck_assert_int_eq(rc, MX_END);
 	}
 	return nb;
 }
@@ -394,11 +394,11 @@ START_TEST(reset_in_the_middle_of_an_epoch_restarts_it_cleanly)
 		int e = round % 3, take = round % 11;
 		ck_ok(iter_reset(it, e));
 		for (int i = 0; i < take; i++) {
-			ck_assert_int_eq(iter_next(it, &b), 1);
+			ck_assert_int_eq(iter_next(it, &b), MX_OK);
 			check_close("mid-epoch labels", tensor_f32(b.label), want[e] + i * 4, 4, 0, 0);
 		}
 		if (take == 10)
-			ck_assert_int_eq(iter_next(it, &b), 0);
+			ck_assert_int_eq(iter_next(it, &b), MX_END);
 	}
 	ck_assert_int_eq(read_epoch(it, 1, got, NULL), 10);
 	check_close("epoch 1 after many resets", got, want[1], 40, 0, 0);
@@ -417,8 +417,8 @@ START_TEST(freeing_mid_epoch_neither_hangs_nor_leaks)
 		switch (round % 4) {
 		case 0: break;                                       /* never started */
 		case 1: ck_ok(iter_reset(it, 0)); break;             /* producer just started */
-		case 2: ck_assert_int_eq(iter_next(it, &b), 1); usleep(200); break; /* queue full */
-		case 3: for (int i = 0; i < 20; i++) ck_assert_int_eq(iter_next(it, &b), 1); break;
+		case 2: ck_assert_int_eq(iter_next(it, &b), MX_OK); usleep(200); break; /* queue full */
+		case 3: for (int i = 0; i < 20; i++) ck_assert_int_eq(iter_next(it, &b), MX_OK); break;
 		}
 		iter_free(it);
 	}
@@ -647,7 +647,7 @@ static int fake_next(void *impl, struct mx_tensor *data, struct mx_tensor *label
 	struct fake_iter *f = impl;
 	int b = f->p.batch_size;
 	if (f->pos >= f->p.n)
-		return 0;
+		return MX_END;
 	if (f->p.delay_us)
 		usleep(f->p.delay_us);
 	if (f->pos / b == f->p.fail_at)
@@ -659,7 +659,7 @@ static int fake_next(void *impl, struct mx_tensor *data, struct mx_tensor *label
 	}
 	*pad = f->pos + b > f->p.n ? f->pos + b - f->p.n : 0;
 	f->pos += b;
-	return 1;
+	return MX_OK;
 }
 static long fake_num_examples(void *impl) { return ((struct fake_iter *)impl)->p.n; }
 static const struct iter_kind fake_kind = {
@@ -686,8 +686,8 @@ START_TEST(an_error_in_the_prefetch_thread_comes_back_from_iter_next)
 		struct data_batch b;
 		for (int round = 0; round < 2; round++) {
 			ck_ok(iter_reset(it, round));
-			ck_assert_int_eq(iter_next(it, &b), 1);
-			ck_assert_int_eq(iter_next(it, &b), 1);
+			ck_assert_int_eq(iter_next(it, &b), MX_OK);
+			ck_assert_int_eq(iter_next(it, &b), MX_OK);
 			ck_assert_float_eq(tensor_f32(b.label)[1], 3.0f);
 			ck_assert_float_eq(tensor_f32(b.data)[1], (float)round);
 			ck_assert_int_eq(iter_next(it, &b), MX_ERR_IO);
@@ -714,8 +714,7 @@ START_TEST(a_failed_reset_is_reported_by_reset_and_by_next)
 	ck_assert_str_eq(mx_error_message(), "data.val: fake: cannot rewind");
 	ck_assert_int_eq(iter_reset(it, -1), MX_ERR_INVALID);
 	ck_assert_str_eq(mx_error_message(), "data.val: epoch -1 must be >= 0");
-	/* MX_ERR_INVALID is 1, which iter_next means as "a batch": it reports MX_ERR_FORMAT */
-	ck_assert_int_eq(iter_next(it, &b), MX_ERR_FORMAT);
+	ck_assert_int_eq(iter_next(it, &b), MX_ERR_INVALID);
 	ck_assert_str_eq(mx_error_message(), "data.val: epoch -1 must be >= 0");
 	iter_free(it);
 }
@@ -729,7 +728,7 @@ START_TEST(reset_and_free_while_the_producer_is_busy_do_not_hang)
 		for (int e = 0; e < 3; e++) {
 			ck_ok(iter_reset(it, e));
 			for (int i = 0; i < (round + e) % 4; i++) {
-				ck_assert_int_eq(iter_next(it, &b), 1);
+				ck_assert_int_eq(iter_next(it, &b), MX_OK);
 				ck_assert_float_eq(tensor_f32(b.data)[1], (float)e);   /* never a stale epoch */
 				ck_assert_float_eq(tensor_f32(b.label)[0], (float)(2 * i));
 			}
@@ -758,7 +757,7 @@ START_TEST(fashion_mnist_t10k_has_10000_examples_and_first_label_9)
 			"1", NULL));
 	ck_assert_int_eq(iter_num_examples(it), 10000);
 	ck_ok(iter_reset(it, 0));
-	while ((rc = iter_next(it, &b)) == 1) {
+	while ((rc = iter_next(it, &b)) == MX_OK) {
 		ck_assert_int_eq(b.pad, 0);
 		if (nb++ == 0) {
 			ck_assert_float_eq(tensor_f32(b.label)[0], 9.0f);
@@ -766,7 +765,7 @@ START_TEST(fashion_mnist_t10k_has_10000_examples_and_first_label_9)
 				ck_assert_float_eq(tensor_f32(b.data)[k], first[16 + k] / 256.0f);
 		}
 	}
-	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(rc, MX_END);
 	ck_assert_int_eq(nb, 100);
 	iter_free(it);
 }

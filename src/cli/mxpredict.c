@@ -131,7 +131,7 @@ static int predict(const struct predict_options *o)
 		fputc('\n', out);
 		if ((rc = iter_reset(it, 0)))
 			goto done;
-		while ((rc = iter_next(it, &b)) == 1) {
+		while ((rc = iter_next(it, &b)) == MX_OK) {
 			int rows = (int)b.data->shape.dim[0] - b.pad;
 			tensor_copy(executor_var(ex, "data"), b.data);
 			if ((rc = executor_forward(ex, 0)) || (rc = engine_wait_all(eng)))
@@ -162,8 +162,9 @@ static int predict(const struct predict_options *o)
 				}
 			}
 		}
-		if (rc)
+		if (rc != MX_END)
 			goto done;
+		rc = MX_OK;
 	}
 	if (o->output) {
 		if (fflush(out) || fsync(fileno(out)) || fclose(out)) {

@@ -14,10 +14,7 @@
  * The end of the epoch or an error ends the thread; the error's message is copied out
  * (messages are per-thread) and iter_next returns it after the batches made before it.
  * With P = 0 iter_next calls kind->next itself.
- *
- * Return codes. next's "1 = a batch" collides with MX_ERR_INVALID (1), so a kind's next
- * must report bad data as MX_ERR_FORMAT or MX_ERR_IO, never MX_ERR_INVALID; and iter_next
- * reports a recorded MX_ERR_INVALID (from a reset) as MX_ERR_FORMAT. */
+ */
 #include "data/iter.h"
 
 #include <assert.h>
@@ -68,7 +65,7 @@ struct data_iter {
 	int free_count;
 	int held;                    /* slot handed to the caller, or -1 */
 	int stop;                    /* asks the producer to return */
-	int finished;                /* the epoch ended (finish_rc 0) or failed */
+	int finished;                /* the epoch ended (finish_rc MX_END) or failed */
 	int finish_rc;
 	char finish_msg[ITER_MSG_MAX];
 
@@ -83,12 +80,9 @@ const struct iter_kind *const *iter_kinds(void)
 	return kinds;
 }
 
-/* kind->next returns 1 for a batch, so an error code equal to 1 (MX_ERR_INVALID) would
- * read as a batch to a caller of iter_next; report such errors as MX_ERR_FORMAT. */
+/* An error code to keep: a kind that fails without one is our bug. */
 static int batch_error_code(int rc)
 {
-	if (rc == 1)
-		return MX_ERR_FORMAT;
 	return rc > 0 ? rc : MX_ERR_INTERNAL;
 }
 
@@ -98,9 +92,9 @@ static int batch_error_code(int rc)
 static void record_finish(struct data_iter *it, int rc, const char *msg)
 {
 	it->finished = 1;
-	it->finish_rc = rc ? batch_error_code(rc) : 0;
+	it->finish_rc = rc == MX_END ? MX_END : batch_error_code(rc);
 	it->finish_msg[0] = 0;
-	if (rc) {
+	if (rc != MX_END) {
 		if (it->section)
 			snprintf(it->finish_msg, sizeof it->finish_msg, "%s: %s", it->section, msg);
 		else
@@ -110,8 +104,8 @@ static void record_finish(struct data_iter *it, int rc, const char *msg)
 
 static int finish_status(const struct data_iter *it)
 {
-	if (!it->finish_rc)
-		return 0;
+	if (it->finish_rc == MX_END)
+		return MX_END;
 	return mx_error(it->finish_rc, "%s", it->finish_msg);
 }
 
@@ -133,7 +127,7 @@ static void *prefetch_main(void *arg)
 		rc = it->kind->next(it->impl, slot->data, slot->label, &pad);
 
 		pthread_mutex_lock(&it->lock);
-		if (rc == 1) {
+		if (rc == MX_OK) {
 			slot->pad = pad;
 			it->ready[(it->ready_head + it->ready_count) % it->n_slots] = s;
 			it->ready_count++;
@@ -222,10 +216,10 @@ int iter_next(struct data_iter *it, struct data_batch *batch)
 		if (it->finished)
 			return finish_status(it);
 		rc = it->kind->next(it->impl, it->slots[0].data, it->slots[0].label, &pad);
-		if (rc == 1) {
+		if (rc == MX_OK) {
 			it->slots[0].pad = pad;
 			fill_batch(it, 0, batch);
-			return 1;
+			return MX_OK;
 		}
 		record_finish(it, rc, mx_error_message());
 		return finish_status(it);
@@ -244,7 +238,7 @@ int iter_next(struct data_iter *it, struct data_batch *batch)
 		it->ready_head = (it->ready_head + 1) % it->n_slots;
 		it->ready_count--;
 		fill_batch(it, it->held, batch);
-		rc = 1;
+		rc = MX_OK;
 	} else {
 		rc = finish_status(it);
 	}

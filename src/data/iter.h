@@ -8,7 +8,8 @@
  *
  *   struct data_iter *it;
  *   if (iter_create("mnist", keys, values, origins, n, &it)) fail(mx_error_message());
- *   for (iter_reset(it, epoch); (rc = iter_next(it, &b)) == 1; ) train(b.data, b.label, b.pad);
+ *   for (iter_reset(it, epoch); (rc = iter_next(it, &b)) == MX_OK; ) train(b.data, b.label, b.pad);
+ *   if (rc != MX_END) fail(mx_error_message());
  *   iter_free(it);
  */
 #ifndef MX_ITER_H
@@ -34,7 +35,7 @@ struct iter_kind {
 	/* Starts epoch `epoch` (0-based); the order depends only on the seed and epoch. */
 	int (*reset)(void *impl, int epoch);
 	/* Fills the next batch into data and label (preallocated to the batch shapes);
-	 * returns 1 with *pad set, 0 at the end of the epoch, or an error. */
+	 * returns MX_OK with *pad set, MX_END at the end of the epoch, or an error. */
 	int (*next)(void *impl, struct mx_tensor *data, struct mx_tensor *label, int *pad);
 	long (*num_examples)(void *impl);  /* examples in one epoch (this part's share) */
 };
@@ -49,8 +50,8 @@ int iter_create(const char *kind, const char *const *keys, const char *const *va
 		const char *const *origins, int n, const char *section, struct data_iter **out);
 void iter_free(struct data_iter *it);
 int iter_reset(struct data_iter *it, int epoch);
-/* Returns 1 and a batch (valid until the next call), 0 at the end of the epoch, or an
- * error. */
+/* Returns MX_OK and a batch (valid until the next call), MX_END at the end of the epoch
+ * (and on every call after it until iter_reset), or an error. */
 int iter_next(struct data_iter *it, struct data_batch *batch);
 int iter_batch_size(const struct data_iter *it);
 struct mx_shape iter_data_shape(const struct data_iter *it);   /* with the batch dim */

@@ -315,7 +315,7 @@ static int mnist_next(void *impl, struct mx_tensor *data, struct mx_tensor *labe
 	float *x = tensor_f32(data), *y = tensor_f32(label), scale = m->param.scale;
 
 	if (m->pos >= m->n)
-		return 0;
+		return MX_END;
 	for (int64_t r = 0; r < b; r++) {
 		int64_t i = m->order[(m->pos + r) % m->n];   /* past the end: wrap to the start */
 		const unsigned char *src = m->pixels + i * pixels;
@@ -326,7 +326,7 @@ static int mnist_next(void *impl, struct mx_tensor *data, struct mx_tensor *labe
 	}
 	*pad = m->pos + b > m->n ? (int)(m->pos + b - m->n) : 0;
 	m->pos += b;
-	return 1;
+	return MX_OK;
 }
 
 static long mnist_num_examples(void *impl) { return (long)((struct mnist_iter *)impl)->n; }

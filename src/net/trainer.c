@@ -135,7 +135,7 @@ static int evaluate(struct run *r, int epoch)
 	metric_reset(r->metric);
 	if ((rc = iter_reset(r->eval_it, 0)))
 		return rc;
-	while ((rc = iter_next(r->eval_it, &b)) == 1) {
+	while ((rc = iter_next(r->eval_it, &b)) == MX_OK) {
 		struct mx_tensor *out;
 		if ((rc = feed(r, r->eval_ex, &b)) || (rc = executor_forward(r->eval_ex, 0)))
 			return rc;
@@ -144,7 +144,7 @@ static int evaluate(struct run *r, int epoch)
 		    (rc = metric_update(r->metric, out, executor_var(r->eval_ex, r->label_name), b.pad)))
 			return rc;
 	}
-	if (rc < 0 || rc > 1)
+	if (rc != MX_END)
 		return rc;
 	print_metrics(r->metric, "", "Validation-", epoch, stdout);
 	return MX_OK;
@@ -158,7 +158,7 @@ static int train_epoch(struct run *r, int epoch)
 	metric_reset(r->metric);
 	if ((rc = iter_reset(r->train_it, epoch)))
 		return rc;
-	while ((rc = iter_next(r->train_it, &b)) == 1) {
+	while ((rc = iter_next(r->train_it, &b)) == MX_OK) {
 		struct mx_tensor *out;
 		if ((rc = feed(r, r->train_ex, &b)) || (rc = executor_forward(r->train_ex, 1)) ||
 		    (rc = executor_backward(r->train_ex)))
@@ -188,7 +188,7 @@ static int train_epoch(struct run *r, int epoch)
 			tic = t;
 		}
 	}
-	if (rc != 0)
+	if (rc != MX_END)
 		return rc;
 	if ((rc = engine_wait_all(r->eng)))
 		return rc;
