@@ -5,6 +5,9 @@
 #include <stdio.h>
 
 static enum mx_log_level log_level = MX_LOG_INFO; /* process-wide, set by the CLI */
+static const char *log_program = "mxtrain";        /* likewise */
+
+void mx_log_set_program(const char *name) { log_program = name; }
 
 void mx_log_set_level(enum mx_log_level level) { log_level = level; }
 enum mx_log_level mx_log_get_level(void) { return log_level; }
@@ -15,7 +18,7 @@ void mx_log(enum mx_log_level level, const char *fmt, ...)
 	va_list ap;
 	if (level < log_level || level >= MX_LOG_QUIET)
 		return;
-	fprintf(stderr, "mxtrain: %s: ", tag[level]);
+	fprintf(stderr, "%s: %s: ", log_program, tag[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -5,6 +5,8 @@
 enum mx_log_level { MX_LOG_DEBUG = 0, MX_LOG_INFO, MX_LOG_WARN, MX_LOG_ERROR, MX_LOG_QUIET };
 
 void mx_log_set_level(enum mx_log_level level);
+/* The name put in front of each line ("mxtrain" unless set). */
+void mx_log_set_program(const char *name);
 enum mx_log_level mx_log_get_level(void);
 void mx_log(enum mx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -193,6 +193,21 @@ START_TEST(raw_idx_gives_pixels_over_256_and_float_labels)
 }
 END_TEST
 
+START_TEST(without_a_label_file_every_label_is_zero)
+{
+	struct data_iter *it;
+	struct data_batch b;
+	float zeros[3] = {0, 0, 0};
+	make_dataset(6, 0);
+	ck_ok(make_iter(&it, "mnist", "image", tmp_path("img"), "batch_size", "3", "silent", "1", NULL));
+	ck_assert_int_eq(iter_num_examples(it), 6);
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	check_close("label", tensor_f32(b.label), zeros, 3, 0, 0);
+	ck_assert_float_eq(tensor_f32(b.data)[13], pixel(1, 1) / 256.0f);
+	iter_free(it);
+}
+END_TEST
+
 START_TEST(gzip_files_read_the_same_as_raw_ones)
 {
 	struct data_iter *raw, *gz, *mixed;
@@ -588,7 +603,7 @@ START_TEST(missing_keys_bad_values_and_bad_parts_are_errors)
 	make_dataset(4, 0);
 	ck_create_fails(MX_ERR_INVALID, "data.train: iter \"mnist\" needs the key \"batch_size\"", "image", tmp_path("img"),
 			"label", tmp_path("lbl"));
-	ck_create_fails(MX_ERR_INVALID, "data.train: iter \"mnist\" needs the key \"label\"", "image", tmp_path("img"),
+	ck_create_fails(MX_ERR_INVALID, "data.train: iter \"mnist\" needs the key \"image\"", "label", tmp_path("lbl"),
 			"batch_size", "2");
 	ck_create_fails(MX_ERR_INVALID, "data.train: shuffle: expected true or false, got \"maybe\"", "image",
 			tmp_path("img"), "label", tmp_path("lbl"), "batch_size", "2", "shuffle", "maybe");
@@ -787,6 +802,7 @@ int main(void)
 	tcase_add_test(mnist, last_partial_batch_wraps_to_the_start_and_reports_pad);
 	tcase_add_test(mnist, a_batch_larger_than_the_dataset_wraps_several_times);
 	tcase_add_test(mnist, iter_next_without_reset_starts_epoch_zero);
+	tcase_add_test(mnist, without_a_label_file_every_label_is_zero);
 	tcase_add_test(mnist, shuffle_order_is_a_pure_function_of_seed_and_epoch);
 	tcase_add_test(mnist, sharding_parts_are_disjoint_and_cover_the_whole_as_mxnet_splits);
 	tcase_add_test(mnist, fashion_mnist_t10k_has_10000_examples_and_first_label_9);

@@ -198,6 +198,8 @@ int main(int argc, char **argv)
 {
 	struct predict_options o = {.top_k = 5, .batch_size = 100};
 	int rc;
+	mx_log_set_program("mxpredict");
+	mx_log_set_level(MX_LOG_WARN);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;

@@ -44,8 +44,8 @@ struct mnist_param {
 static const struct param_spec mnist_params[] = {
 	{"image", PARAM_STRING, P(image), MNIST_PATH_MAX, NULL, NULL, 0, 0,
 	 "idx3 images file, raw or .gz (train-images-idx3-ubyte.gz)"},
-	{"label", PARAM_STRING, P(label), MNIST_PATH_MAX, NULL, NULL, 0, 0,
-	 "idx1 labels file, raw or .gz (train-labels-idx1-ubyte.gz)"},
+	{"label", PARAM_STRING, P(label), MNIST_PATH_MAX, "", NULL, 0, 0,
+	 "idx1 labels file, raw or .gz (train-labels-idx1-ubyte.gz); empty: no labels (all 0), for prediction"},
 	{"batch_size", PARAM_INT, P(batch_size), 0, NULL, NULL, 1, NO_MAX, "examples per batch"},
 	{"shuffle", PARAM_BOOL, P(shuffle), 0, "False", NULL, 0, 0,
 	 "reshuffle every epoch; the order depends only on seed and epoch"},
@@ -240,9 +240,17 @@ static int mnist_open(const void *param, void **impl)
 	if ((rc = read_whole_file(p->image, &m->image_file, &image_size, &compressed)) ||
 	    (rc = check_idx(p->image, m->image_file, image_size, compressed, IDX_IMAGES_MAGIC, 3, image_dims)))
 		goto fail;
-	if ((rc = read_whole_file(p->label, &m->label_file, &label_size, &compressed)) ||
-	    (rc = check_idx(p->label, m->label_file, label_size, compressed, IDX_LABELS_MAGIC, 1, label_dims)))
+	if (!p->label[0]) {
+		/* No labels: a zero label per image (an idx1 body of zeros after an 8-byte header). */
+		label_dims[0] = image_dims[0];
+		if (!(m->label_file = calloc(8 + (size_t)image_dims[0], 1))) {
+			rc = mx_error(MX_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+	} else if ((rc = read_whole_file(p->label, &m->label_file, &label_size, &compressed)) ||
+		   (rc = check_idx(p->label, m->label_file, label_size, compressed, IDX_LABELS_MAGIC, 1, label_dims))) {
 		goto fail;
+	}
 	if (image_dims[0] != label_dims[0]) {
 		rc = mx_error(MX_ERR_FORMAT, "%s has %u images but %s has %u labels", p->image, image_dims[0], p->label,
 			      label_dims[0]);
@@ -271,7 +279,7 @@ static int mnist_open(const void *param, void **impl)
 		struct mx_shape data, label;
 		char text[64];
 		mnist_shapes(m, &data, &label);
-		mx_info("MNISTIter: load %lld images (part %d of %d) from %s, shuffle=%d, shape=%s", (long long)m->n,
+		mx_debug("MNISTIter: load %lld images (part %d of %d) from %s, shuffle=%d, shape=%s", (long long)m->n,
 			p->part_index, p->num_parts, p->image, p->shuffle, shape_str(&data, text, sizeof text));
 	}
 	*impl = m;

@@ -1,1 +1,144 @@
-/* op_fc.c: placeholder until this module lands. */
+/* op_fc.c: FullyConnected (y = x W^T + b), its shape inference, forward and backward. */
+#include "op.h"
+
+#include <stddef.h>
+
+#include "cpu/kernels.h"
+#include "error.h"
+
+struct fc_param {
+	int num_hidden;
+	int no_bias;
+	int flatten;
+};
+
+static const struct param_spec fc_params[] = {
+	{"num_hidden", PARAM_INT, offsetof(struct fc_param, num_hidden), 0, NULL, NULL, 1, 1e30,
+	 "number of output units"},
+	{"no_bias", PARAM_BOOL, offsetof(struct fc_param, no_bias), 0, "False", NULL, 0, 0,
+	 "leave out the bias"},
+	{"flatten", PARAM_BOOL, offsetof(struct fc_param, flatten), 0, "True", NULL, 0, 0,
+	 "flatten data to (N, rest) first; otherwise apply to the last axis"},
+	PARAM_END,
+};
+
+static int fc_check_param(void *param)
+{
+	const struct fc_param *p = param;
+	if (p->num_hidden <= 0)
+		return mx_error(MX_ERR_INVALID, "num_hidden must be given and > 0, got %d", p->num_hidden);
+	return MX_OK;
+}
+
+static int fc_list_inputs(const void *param, const char **names, int max)
+{
+	static const char *const all[] = {"data", "weight", "bias"};
+	const struct fc_param *p = param;
+	int n = p->no_bias ? 2 : 3;
+	for (int i = 0; i < n && i < max; i++)
+		names[i] = all[i];
+	return n < max ? n : max;
+}
+
+/* Rows and features of the data as the layer sees it: (N, prod(rest)) when flattening,
+ * (prod(leading), last) otherwise. */
+static void fc_rows_cols(const struct fc_param *p, const struct mx_shape *data, int64_t *rows,
+			 int64_t *cols)
+{
+	int64_t size = shape_size(data);
+	if (p->flatten) {
+		*rows = data->dim[0];
+		*cols = *rows ? size / *rows : 0;
+	} else {
+		*cols = data->dim[data->ndim - 1];
+		*rows = *cols ? size / *cols : 0;
+	}
+}
+
+static int fc_infer_shape(const void *param, struct mx_shape *in, int n_in, struct mx_shape *out,
+			  int n_out)
+{
+	const struct fc_param *p = param;
+	char a[96], b[96], c[96];
+	int64_t rows, cols;
+	struct mx_shape weight, bias = shape_make(1, (int64_t)p->num_hidden);
+	if (n_in != (p->no_bias ? 2 : 3) || n_out != 1)
+		return mx_error(MX_ERR_INTERNAL, "FullyConnected: %d inputs, %d outputs", n_in, n_out);
+	if (in[0].ndim <= 0)
+		return mx_error(MX_ERR_SHAPE, "data shape is unknown");
+	fc_rows_cols(p, &in[0], &rows, &cols);
+	weight = shape_make(2, (int64_t)p->num_hidden, cols);
+	if (in[1].ndim == 0)
+		in[1] = weight;
+	else if (!shape_equal(&in[1], &weight))
+		return mx_error(MX_ERR_SHAPE, "data %s does not match weight %s: expected weight %s",
+				shape_str(&in[0], a, sizeof a), shape_str(&in[1], b, sizeof b),
+				shape_str(&weight, c, sizeof c));
+	if (!p->no_bias) {
+		if (in[2].ndim == 0)
+			in[2] = bias;
+		else if (!shape_equal(&in[2], &bias))
+			return mx_error(MX_ERR_SHAPE, "bias %s does not match num_hidden %d: expected bias %s",
+					shape_str(&in[2], a, sizeof a), p->num_hidden,
+					shape_str(&bias, c, sizeof c));
+	}
+	if (p->flatten) {
+		out[0] = shape_make(2, in[0].dim[0], (int64_t)p->num_hidden);
+	} else {
+		out[0] = in[0];
+		out[0].dim[out[0].ndim - 1] = p->num_hidden;
+	}
+	return MX_OK;
+}
+
+static int fc_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *in,
+			  struct mx_tensor *const *out, const enum op_req *req)
+{
+	const struct fc_param *p = param;
+	int64_t rows, cols;
+	if (req[0] == OP_REQ_NULL)
+		return MX_OK;
+	fc_rows_cols(p, &in[0]->shape, &rows, &cols);
+	cpu_fc_forward(tensor_f32(in[0]), tensor_f32(in[1]), p->no_bias ? NULL : tensor_f32(in[2]),
+		       tensor_f32(out[0]), rows, cols, p->num_hidden, req[0] == OP_REQ_ADD);
+	return MX_OK;
+}
+
+static int fc_backward_cpu(const struct op_ctx *ctx, const void *param,
+			   struct mx_tensor *const *out_grad, struct mx_tensor *const *in,
+			   struct mx_tensor *const *out, struct mx_tensor *const *in_grad,
+			   const enum op_req *req)
+{
+	const struct fc_param *p = param;
+	const float *dy = tensor_f32(out_grad[0]);
+	int64_t rows, cols, m = p->num_hidden;
+	fc_rows_cols(p, &in[0]->shape, &rows, &cols);
+	if (req[1] != OP_REQ_NULL)
+		cpu_fc_backward_weight(dy, tensor_f32(in[0]), tensor_f32(in_grad[1]), rows, cols, m,
+				       req[1] == OP_REQ_ADD);
+	if (!p->no_bias && req[2] != OP_REQ_NULL)
+		cpu_sum_rows(dy, tensor_f32(in_grad[2]), rows, m, req[2] == OP_REQ_ADD);
+	if (req[0] != OP_REQ_NULL)
+		cpu_fc_backward_data(dy, tensor_f32(in[1]), tensor_f32(in_grad[0]), rows, cols, m,
+				     req[0] == OP_REQ_ADD);
+	return MX_OK;
+}
+
+static const char *const fc_aliases[] = {"fc", "fullyconnected", NULL};
+
+const struct op_desc op_fully_connected = {
+	.name = "FullyConnected",
+	.aliases = fc_aliases,
+	.params = fc_params,
+	.param_size = sizeof(struct fc_param),
+	.check_param = fc_check_param,
+	.list_inputs = fc_list_inputs,
+	.n_data_inputs = 1,
+	.n_outputs = 1,
+	.n_visible_outputs = 1,
+	.infer_shape = fc_infer_shape,
+	.forward = {[MX_DEV_CPU] = fc_forward_cpu},
+	.backward = {[MX_DEV_CPU] = fc_backward_cpu},
+	.bw_in = 1u << 0 | 1u << 1, /* data for the weight gradient, weight for the data's */
+	.bw_out = 0,
+};

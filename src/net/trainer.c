@@ -45,6 +45,18 @@ static int open_iter(const struct conf_section *s, const char *section, struct d
 	if (!kind)
 		return mx_error(MX_ERR_INVALID, "%s%s%s: missing key \"iter\" (e.g. iter = \"mnist\";)",
 				s->origin ? s->origin : "", s->origin ? ": " : "", section);
+	/* Iterators whose labels come from a separate file may run without one for
+	 * prediction; training and evaluation need it. */
+	for (const struct iter_kind *const *k = iter_kinds(); *k; k++) {
+		int given = 0;
+		if (strcmp((*k)->name, kind) || !param_find((*k)->params, "label"))
+			continue;
+		for (int i = 0; i < n; i++)
+			given |= !strcmp(keys[i], "label");
+		if (!given)
+			return mx_error(MX_ERR_INVALID, "%s%s%s: missing key \"label\" (the labels file)",
+					s->origin ? s->origin : "", s->origin ? ": " : "", section);
+	}
 	return iter_create(kind, keys, values, origins, n, section, out);
 }
 
@@ -271,7 +283,11 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 	}
 	for (int i = 0; i < r.n_args; i++) {
 		const char *name = r.g->nodes[r.arg_nodes[i]].name;
+		size_t len = strlen(name);
 		r.updates[i] = (struct update_task){r.opt, i, executor_var(r.train_ex, name), executor_grad(r.train_ex, name)};
+		/* As MXNet's optimizers: no weight decay on anything but weights and BN gammas. */
+		if (!(len > 7 && !strcmp(name + len - 7, "_weight")) && !(len > 6 && !strcmp(name + len - 6, "_gamma")))
+			optimizer_set_mult(r.opt, i, 1.0f, 0.0f);
 	}
 	if ((rc = init_params(&r)))
 		goto done;
