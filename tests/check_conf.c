@@ -2,6 +2,7 @@
  * command-line overrides, lowering to a graph, and the error messages users see. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/conf.h"
 #include "net/graph.h"
@@ -247,8 +248,8 @@ END_TEST
 
 START_TEST(test_syntax_error_names_file_and_line)
 {
-	/* libconfig's ';' is optional; a missing ',' between list elements is the
-	 * separator mistake it catches. */
+	/* A missing ',' between list elements is a separator mistake libconfig catches
+	 * itself (the strict ';' check runs only on text libconfig has parsed). */
 	load_fails("missing_comma.conf", NULL, 0, MX_ERR_INVALID, "missing_comma.conf:4: syntax error");
 }
 END_TEST
@@ -270,6 +271,126 @@ START_TEST(test_misshapen_sections_and_layers_are_errors_naming_the_place)
 	load_fails("bad_device.conf", NULL, 0, MX_ERR_INVALID,
 		   "bad_device.conf:2: device \"tpu\" is not cpu, gpu or gpu:N");
 	load_fails("no_such.conf", NULL, 0, MX_ERR_IO, "no_such.conf: No such file or directory");
+}
+END_TEST
+
+/* ---- the strict ';' check ---- */
+
+START_TEST(test_a_missing_semicolon_inside_a_layer_group_names_the_line_of_the_value)
+{
+	load_fails("strict_layer.conf", NULL, 0, MX_ERR_INVALID,
+		   "strict_layer.conf:3: missing ';' after \"num_hidden = ...\"");
+}
+END_TEST
+
+START_TEST(test_a_missing_semicolon_after_a_top_level_group_names_the_line_of_its_brace)
+{
+	load_fails("strict_group.conf", NULL, 0, MX_ERR_INVALID,
+		   "strict_group.conf:5: missing ';' after \"solver = ...\"");
+}
+END_TEST
+
+START_TEST(test_two_settings_on_one_line_need_a_semicolon_between_them)
+{
+	load_fails("strict_one_line.conf", NULL, 0, MX_ERR_INVALID,
+		   "strict_one_line.conf:4: missing ';' after \"lr = ...\"");
+}
+END_TEST
+
+/* Writes len bytes of text to a fresh strict.conf and loads it; returns conf_load's status
+ * (the message stays in mx_error_message()). */
+static int load_text(const char *text, size_t len)
+{
+	char dir[] = "/tmp/check_conf.XXXXXX", path[64];
+	struct mx_conf *c = (struct mx_conf *)1;
+	FILE *f;
+	int rc;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/strict.conf", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	fclose(f);
+	rc = conf_load(path, NULL, 0, &c);
+	unlink(path);
+	rmdir(dir);
+	ck_assert(rc ? c == NULL : c != NULL);
+	conf_free(rc ? NULL : c);
+	return rc;
+}
+
+/* Loads text and expects the error want. */
+static void text_fails(const char *text, size_t len, int code, const char *want)
+{
+	int rc = load_text(text, len);
+	ck_assert_msg(rc == code, "%s: returned %d, want %d (%s)", text, rc, code, mx_error_message());
+	ck_assert_msg(strstr(mx_error_message(), want) != NULL, "%s: message \"%s\" lacks \"%s\"", text,
+		      mx_error_message(), want);
+}
+
+START_TEST(test_a_semicolon_inside_a_string_or_a_comment_does_not_count)
+{
+	const char *lr_on_2 = "strict.conf:2: missing ';' after \"lr = ...\"";
+	const char *cases[][2] = {
+		{"solver = {\n  optimizer = \"sgd;\" lr = 0.1; };\n", "strict.conf:2: missing ';' after \"optimizer = ...\""},
+		{"solver = {\n  optimizer = \"a\\\";\" \"b;\"\n  lr = 0.1; };\n",
+		 "strict.conf:2: missing ';' after \"optimizer = ...\""},
+		{"solver = {\n  lr = 0.1 # ;\n  momentum = 0.9; };\n", lr_on_2},
+		{"solver = {\n  lr = 0.1 // ;\n  momentum = 0.9; };\n", lr_on_2},
+		{"solver = {\n  lr = 0.1 /* ; */ momentum = 0.9; };\n", lr_on_2},
+		/* lines inside a comment and a string still count */
+		{"/* one\n;two\n*/ solver = { optimizer = \"a\nb\"\n  lr = 0.1; };\n",
+		 "strict.conf:4: missing ';' after \"optimizer = ...\""},
+		{"solver = { lr = 0.1; };\ndevice = \"cpu\"", "strict.conf:2: missing ';' after \"device = ...\""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		text_fails(cases[i][0], strlen(cases[i][0]), MX_ERR_INVALID, cases[i][1]);
+	text_fails("device = \"cpu\";\n\0x", 18, MX_ERR_INVALID, "strict.conf: byte 16 is NUL");
+	/* libconfig 1.5 alone calls this a syntax error */
+	const char *no_newline = "device = \"cpu\"; # no newline at the end";
+	ck_assert_msg(load_text(no_newline, strlen(no_newline)) == MX_OK, "%s", mx_error_message());
+}
+END_TEST
+
+START_TEST(test_a_correct_conf_with_every_kind_of_comment_loads)
+{
+	struct mx_conf *c = load_ok("strict_good.conf", NULL, 0);
+	const char *inc = CONF_DIR "strict_good.inc:4"; /* a findable path, not the name as written */
+	ck_kv(c->train.kv, c->train.n, "image", "a;b.gz", origin("strict_good.conf", 7));
+	ck_kv(c->train.kv, c->train.n, "label", "say \"x;\" \\-and;more.gz", origin("strict_good.conf", 7));
+	ck_kv(c->train.kv, c->train.n, "batch_size", "100", origin("strict_good.conf", 8));
+	ck_kv(c->train.kv, c->train.n, "shuffle", "true", origin("strict_good.conf", 8));
+	ck_assert_int_eq(c->n_layers, 2);
+	ck_kv(c->layers[0].attrs, c->layers[0].n_attrs, "num_hidden", "16", origin("strict_good.conf", 11));
+	ck_assert_int_eq(c->solver.n, 8);
+	ck_kv(c->solver.kv, c->solver.n, "momentum", "0.9", inc);
+	ck_kv(c->solver.kv, c->solver.n, "seed", "-3", origin("strict_good.conf", 17));
+	ck_kv(c->solver.kv, c->solver.n, "kernel", "(3, 3)", origin("strict_good.conf", 19));
+	ck_assert_str_eq(c->device, "cpu");
+	conf_free(c);
+	/* the shipped examples keep the contract */
+	ck_ok(conf_load(FIXTURES "/../../confs/fmnist-mlp.conf", NULL, 0, &c));
+	ck_assert_int_eq(c->n_layers, 6);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_a_missing_semicolon_in_an_included_file_names_that_file)
+{
+	load_fails("strict_include_bad.conf", NULL, 0, MX_ERR_INVALID,
+		   "strict_bad.inc:3: missing ';' after \"momentum = ...\"");
+	/* after an include, lines count in the including file again */
+	load_fails("strict_after_include.conf", NULL, 0, MX_ERR_INVALID,
+		   "strict_after_include.conf:4: missing ';' after \"lr = ...\"");
+}
+END_TEST
+
+START_TEST(test_overrides_need_no_semicolon)
+{
+	const char *ov[] = {"solver.lr=0.5", "device=gpu"};
+	struct mx_conf *c = load_ok("mlp.conf", ov, 2);
+	ck_kv(c->solver.kv, c->solver.n, "lr", "0.5", "command line");
+	ck_assert_str_eq(c->device, "gpu");
+	conf_free(c);
 }
 END_TEST
 
@@ -434,7 +555,7 @@ static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *read = tcase_create("read"), *override = tcase_create("override"), *errors = tcase_create("errors"),
-	      *graph = tcase_create("graph"), *sections = tcase_create("sections");
+	      *graph = tcase_create("graph"), *sections = tcase_create("sections"), *strict = tcase_create("strict");
 	tcase_add_test(read, test_good_conf_loads_sections_layers_and_device);
 	tcase_add_test(read, test_each_kind_of_value_becomes_text);
 	tcase_add_test(read, test_unnamed_layers_get_mxnet_style_names_and_inputs_are_read);
@@ -444,6 +565,13 @@ static Suite *conf_suite(void)
 	tcase_add_test(errors, test_syntax_error_names_file_and_line);
 	tcase_add_test(errors, test_unknown_section_suggests_the_nearest);
 	tcase_add_test(errors, test_misshapen_sections_and_layers_are_errors_naming_the_place);
+	tcase_add_test(strict, test_a_missing_semicolon_inside_a_layer_group_names_the_line_of_the_value);
+	tcase_add_test(strict, test_a_missing_semicolon_after_a_top_level_group_names_the_line_of_its_brace);
+	tcase_add_test(strict, test_two_settings_on_one_line_need_a_semicolon_between_them);
+	tcase_add_test(strict, test_a_semicolon_inside_a_string_or_a_comment_does_not_count);
+	tcase_add_test(strict, test_a_correct_conf_with_every_kind_of_comment_loads);
+	tcase_add_test(strict, test_a_missing_semicolon_in_an_included_file_names_that_file);
+	tcase_add_test(strict, test_overrides_need_no_semicolon);
 	tcase_add_test(graph, test_mlp_becomes_a_graph_with_variables_and_the_last_layer_as_head);
 	tcase_add_test(graph, test_named_inputs_wire_layers_and_set_num_args);
 	tcase_add_test(graph, test_unknown_layer_type_suggests_the_nearest);
@@ -455,6 +583,7 @@ static Suite *conf_suite(void)
 	suite_add_tcase(s, read);
 	suite_add_tcase(s, override);
 	suite_add_tcase(s, errors);
+	suite_add_tcase(s, strict);
 	suite_add_tcase(s, graph);
 	suite_add_tcase(s, sections);
 	return s;

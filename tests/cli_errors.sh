@@ -33,7 +33,9 @@ expect_error() {
 variant() { sed "$2" "$WORK/good.conf" > "$WORK/$1.conf"; }
 
 variant semicolon 's/num_hidden = 64; },/num_hidden = 64 },/'
-expect_error "missing semicolon" "semicolon\.conf:1[0-9]: .*syntax error" "$MXTRAIN" "$WORK/semicolon.conf"
+expect_error "missing semicolon" "semicolon\.conf:1[0-9]: missing ';' after \"num_hidden = \.\.\.\"" "$MXTRAIN" "$WORK/semicolon.conf"
+variant comma 's/num_hidden = 64; },/num_hidden = 64; }/'
+expect_error "missing comma between layers" "comma\.conf:1[0-9]: .*syntax error" "$MXTRAIN" "$WORK/comma.conf"
 
 variant badtype 's/type = "fc"; name = "fc2"/type = "FullyConected"; name = "fc2"/'
 expect_error "unknown layer type" 'badtype\.conf:1[0-9]: .*"FullyConected".*did you mean "FullyConnected"' "$MXTRAIN" "$WORK/badtype.conf"

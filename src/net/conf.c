@@ -63,14 +63,40 @@ static void text_add(struct text *t, const char *fmt, ...)
 	t->len += n;
 }
 
-/* "file:line" of a setting, or "command line" for what an override made or set. */
+/* Directory part of path, for @include "..." relative to the .conf. */
+static void dir_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash)
+		snprintf(buf, size, "%.*s", (int)(slash - path), path);
+	else
+		snprintf(buf, size, ".");
+}
+
+/* The path of an @include "name" that libconfig reads from dir (the .conf's directory):
+ * libconfig remembers the name as written, which a user cannot find from elsewhere. */
+static void include_path(const char *dir, const char *name, char *buf, size_t size)
+{
+	if (name[0] == '/' || !strcmp(dir, "."))
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "%s/%s", dir, name);
+}
+
+/* "file:line" of a setting, or "command line" for what an override made or set. Settings
+ * of the top file have no source file (conf_load parses its text), those of an @include
+ * its name as written. */
 static void origin_of(const config_setting_t *s, const char *path, char *buf, size_t size)
 {
-	if (config_setting_get_hook(s) == &override_mark || config_setting_source_line(s) == 0)
+	char dir[ORIGIN_MAX], file[ORIGIN_MAX - 16]; /* room for ":line" */
+	if (config_setting_get_hook(s) == &override_mark || config_setting_source_line(s) == 0) {
 		snprintf(buf, size, "command line");
-	else
-		snprintf(buf, size, "%s:%u", config_setting_source_file(s) ? config_setting_source_file(s) : path,
-			 config_setting_source_line(s));
+		return;
+	}
+	dir_of(path, dir, sizeof dir);
+	if (config_setting_source_file(s))
+		include_path(dir, config_setting_source_file(s), file, sizeof file);
+	snprintf(buf, size, "%s:%u", config_setting_source_file(s) ? file : path, config_setting_source_line(s));
 }
 
 static const char *type_word(int type)
@@ -671,50 +697,251 @@ static int read_tree(const config_t *cfg, struct mx_conf *c)
 	return MX_OK;
 }
 
-/* Directory part of path, for @include "..." relative to the .conf. */
-static void dir_of(const char *path, char *buf, size_t size)
+/* Reads the whole file (a pipe too) into a new string; the caller frees it. Returns
+ * MX_OK, MX_ERR_IO naming path and the reason, or MX_ERR_INVALID for a NUL byte. */
+static int read_text(const char *path, char **out)
 {
-	const char *slash = strrchr(path, '/');
-	if (slash)
-		snprintf(buf, size, "%.*s", (int)(slash - path), path);
+	FILE *f = fopen(path, "rb");
+	char *text = NULL, *bigger;
+	size_t len = 0, cap = 0;
+	int rc = MX_OK;
+	*out = NULL;
+	if (!f)
+		return mx_error(MX_ERR_IO, "%s: %s", path, strerror(errno));
+	while (!rc && !feof(f)) {
+		if (len + 1 >= cap) {
+			if (!(bigger = realloc(text, cap ? 2 * cap : 4096))) {
+				rc = mx_error(MX_ERR_NOMEM, "%s: out of memory", path);
+				break;
+			}
+			text = bigger;
+			cap = cap ? 2 * cap : 4096;
+		}
+		len += fread(text + len, 1, cap - len - 1, f);
+		if (ferror(f))
+			rc = mx_error(MX_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	fclose(f);
+	if (!rc) {
+		text[len] = '\0';
+		if (strlen(text) != len)
+			rc = mx_error(MX_ERR_INVALID, "%s: byte %zu is NUL; a .conf is text", path, strlen(text));
+		/* libconfig 1.5 calls a # comment on a last line without '\n' a syntax error. A
+		 * short read ended the loop, so there is room for the '\n'. */
+		else if (!len || text[len - 1] != '\n')
+			strcpy(text + len, "\n");
+	}
+	if (rc)
+		free(text);
 	else
-		snprintf(buf, size, ".");
+		*out = text;
+	return rc;
+}
+
+/* ---- the strict ';' check ----
+ *
+ * libconfig takes the ';' after a setting as optional, so `lr = 0.1 momentum = 0.9;`
+ * loads without a word. Our contract writes every setting `name = value;` (',' is
+ * accepted, as libconfig does). This walks the tokens of text libconfig has already
+ * parsed, so the structure is known good, and reads @include'd files inline where the
+ * directive stands, as libconfig does. Overrides are not files and are not checked. */
+
+#define STRICT_FILES_MAX 64
+
+struct strict_file {
+	char *text, *path; /* owned; text is NULL for the top file (the caller's) */
+	const char *p;
+	int line, parent;  /* parent: the file that includes this one, -1 for the top */
+};
+
+struct strict_lexer {
+	struct strict_file files[STRICT_FILES_MAX]; /* every file opened, freed at the end */
+	int n_files, cur;    /* cur: the file being read */
+	const char *dir;     /* libconfig's include directory */
+	int tok;             /* a punctuation char, 'w' (name, number, bool), '"' (string) or 0 (end) */
+	char word[128];
+	int file, line;         /* place of the current token's end */
+	int end_file, end_line; /* place of the last token of the last value */
+};
+
+/* Pushes a file: text as given, or read from path when NULL. */
+static int strict_open(struct strict_lexer *lx, const char *path, const char *text)
+{
+	struct strict_file *f = &lx->files[lx->n_files];
+	int rc;
+	if (lx->n_files == STRICT_FILES_MAX) /* libconfig itself limits only the depth */
+		return mx_error(MX_ERR_INVALID, "%s: too many @include files", path);
+	if (!text && (rc = read_text(path, &f->text)))
+		return rc;
+	if (!(f->path = strdup(path))) {
+		free(f->text);
+		return mx_error(MX_ERR_NOMEM, "%s: out of memory", path);
+	}
+	f->p = text ? text : f->text;
+	f->line = 1;
+	f->parent = lx->cur;
+	lx->cur = lx->n_files++;
+	return MX_OK;
+}
+
+/* Moves f on to end, counting the lines passed. */
+static void strict_skip(struct strict_file *f, const char *end)
+{
+	for (; f->p < end; f->p++)
+		f->line += *f->p == '\n';
+}
+
+/* Reads the next token into lx->tok; an @include "name" line continues in that file. */
+static int strict_lex(struct strict_lexer *lx)
+{
+	for (;;) {
+		struct strict_file *f = &lx->files[lx->cur];
+		const char *p = f->p, *q;
+		char name[1024], full[4096];
+		size_t n = 0;
+		int rc;
+		while (isspace((unsigned char)*p))
+			p++;
+		strict_skip(f, p);
+		if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			strict_skip(f, p + strcspn(p, "\n"));
+		} else if (p[0] == '/' && p[1] == '*') {
+			strict_skip(f, (q = strstr(p + 2, "*/")) ? q + 2 : p + strlen(p));
+		} else if (!*p && f->parent >= 0) {
+			lx->cur = f->parent;
+		} else if (!strncmp(p, "@include", 8)) {
+			q = p + 8 + strcspn(p + 8, "\"");
+			for (q += *q == '"'; *q && *q != '"'; q++) {
+				q += *q == '\\' && q[1]; /* \\ and \" */
+				if (n < sizeof name - 1)
+					name[n++] = *q;
+			}
+			name[n] = '\0';
+			strict_skip(f, *q ? q + 1 : q);
+			include_path(lx->dir, name, full, sizeof full);
+			if ((rc = strict_open(lx, full, NULL)))
+				return rc;
+		} else {
+			lx->tok = *p;
+			q = *p ? p + 1 : p;
+			if (*p == '"') {
+				for (; *q && *q != '"'; q++)
+					q += *q == '\\' && q[1];
+				q += *q == '"';
+			} else if (isalnum((unsigned char)*p) || (*p && strchr("+-.*_", *p))) {
+				for (q = p; *q && (isalnum((unsigned char)*q) || strchr("+-.*_", *q)); q++)
+					;
+				lx->tok = 'w';
+				snprintf(lx->word, sizeof lx->word, "%.*s", (int)(q - p), p);
+			}
+			strict_skip(f, q);
+			lx->file = lx->cur;
+			lx->line = f->line;
+			return MX_OK;
+		}
+	}
+}
+
+static int strict_settings(struct strict_lexer *lx);
+
+/* Reads the value at the current token and stops on the token after it, having noted
+ * the place of its last token in lx->end_*. Adjacent strings are one value. */
+static int strict_value(struct strict_lexer *lx)
+{
+	int open = lx->tok, close = open == '{' ? '}' : open == '[' ? ']' : open == '(' ? ')' : 0, rc;
+	if (!close) {
+		do {
+			lx->end_file = lx->file;
+			lx->end_line = lx->line;
+		} while (!(rc = strict_lex(lx)) && open == '"' && lx->tok == '"');
+		return rc;
+	}
+	rc = strict_lex(lx);
+	if (!rc && close == '}')
+		rc = strict_settings(lx);
+	/* Elements of lists and arrays (groups among them) are values separated by ','. */
+	while (!rc && close != '}' && lx->tok && lx->tok != close)
+		if (!(rc = strict_value(lx)) && lx->tok == ',')
+			rc = strict_lex(lx);
+	lx->end_file = lx->file;
+	lx->end_line = lx->line;
+	return rc ? rc : strict_lex(lx);
+}
+
+/* Reads `name = value;` settings while they come. The line reported is the line of the
+ * value's end, where the ';' belongs, not that of the token after it. */
+static int strict_settings(struct strict_lexer *lx)
+{
+	int rc = MX_OK;
+	while (!rc && lx->tok == 'w') {
+		char name[sizeof lx->word];
+		snprintf(name, sizeof name, "%s", lx->word);
+		/* the name, then '=' or ':', then the value */
+		if ((rc = strict_lex(lx)) || (rc = strict_lex(lx)) || (rc = strict_value(lx)))
+			break;
+		if (lx->tok == ';' || lx->tok == ',')
+			rc = strict_lex(lx);
+		else
+			rc = mx_error(MX_ERR_INVALID, "%s:%d: missing ';' after \"%s = ...\"",
+				      lx->files[lx->end_file].path, lx->end_line, name);
+	}
+	return rc;
+}
+
+/* Checks that every setting in text (read from path) and in the files it includes from
+ * dir ends in ';' or ','. Returns MX_OK, or MX_ERR_INVALID naming file:line. */
+static int strict_check(const char *text, const char *path, const char *dir)
+{
+	struct strict_lexer lx = {.cur = -1, .dir = dir};
+	int rc = strict_open(&lx, path, text);
+	if (!rc && !(rc = strict_lex(&lx)))
+		rc = strict_settings(&lx);
+	for (int i = 0; i < lx.n_files; i++) {
+		free(lx.files[i].text);
+		free(lx.files[i].path);
+	}
+	return rc;
 }
 
 int conf_load(const char *path, const char *const *overrides, int n_overrides, struct mx_conf **out)
 {
 	config_t cfg;
 	struct mx_conf *c;
-	char dir[4096];
-	FILE *f;
-	int rc = MX_OK;
+	char dir[4096], *text;
+	int rc;
 	*out = NULL;
-	/* Open it ourselves first: libconfig reports only "file I/O error" without the reason. */
-	if (!(f = fopen(path, "r")))
-		return mx_error(MX_ERR_IO, "%s: %s", path, strerror(errno));
-	fclose(f);
+	/* Read it ourselves: libconfig reports only "file I/O error" without the reason, and
+	 * the strict check reads the same text (a pipe can be read only once). */
+	if ((rc = read_text(path, &text)))
+		return rc;
 	if (!(c = calloc(1, sizeof *c)) || !(c->path = strdup(path))) {
 		free(c);
+		free(text);
 		return mx_error(MX_ERR_NOMEM, "%s: out of memory", path);
 	}
 	snprintf(c->device, sizeof c->device, "cpu");
 	config_init(&cfg);
 	dir_of(path, dir, sizeof dir);
 	config_set_include_dir(&cfg, dir);
-	if (!config_read_file(&cfg, path)) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			rc = mx_error(MX_ERR_IO, "%s: %s", path, config_error_text(&cfg));
+	if (!config_read_string(&cfg, text)) {
+		char file[4096];
+		/* The error's file is NULL in our text, an @include's name as written elsewhere. */
+		if (config_error_file(&cfg))
+			include_path(dir, config_error_file(&cfg), file, sizeof file);
 		else
-			rc = mx_error(MX_ERR_INVALID, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
-				      config_error_line(&cfg), config_error_text(&cfg));
+			snprintf(file, sizeof file, "%s", path);
+		rc = mx_error(MX_ERR_INVALID, "%s:%d: %s", file, config_error_line(&cfg), config_error_text(&cfg));
 		goto done;
 	}
+	if ((rc = strict_check(text, path, dir)))
+		goto done;
 	for (int i = 0; i < n_overrides; i++)
 		if ((rc = apply_override(&cfg, overrides[i])))
 			goto done;
 	rc = read_tree(&cfg, c);
 done:
 	config_destroy(&cfg);
+	free(text);
 	if (rc) {
 		conf_free(c);
 		return rc;
