@@ -118,21 +118,23 @@ static int sm_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx
 	return MX_OK;
 }
 
-/* MXNet's normalization: the gradient is divided by 1 (null), the label's first axis
- * (batch) or the count of labels other than ignore_label, at least 1 (valid; counted
- * whether or not use_ignore is set, as MXNet does). Labels are checked here: MXNet
- * silently gives a wrong gradient for a label outside [0, classes). */
+/* MXNet's normalization (checked against MXNet 1.9.1): the gradient is divided by
+ *   null:  1, or the positions per sample (inner) with multi_output;
+ *   batch: the rows (outer), or samples times positions with multi_output;
+ *   valid: the labels other than ignore_label, at least 1 (counted whether or not
+ *          use_ignore is set, as MXNet does).
+ * Labels are checked here: MXNet silently gives a wrong gradient for a label outside
+ * [0, classes). */
 static int sm_backward_cpu(const struct op_ctx *ctx, const void *param,
 			   struct mx_tensor *const *out_grad, struct mx_tensor *const *in,
 			   struct mx_tensor *const *out, struct mx_tensor *const *in_grad,
 			   const enum op_req *req)
 {
 	const struct sm_param *p = param;
-	const struct mx_tensor *label = in[1];
-	const float *lab = tensor_f32(label);
+	const float *lab = tensor_f32(in[1]);
 	const float *ograd = NULL;
 	int64_t outer, classes, inner, n_label, valid = 0;
-	float norm = 1.0f;
+	float norm;
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
 	sm_layout(p, &out[0]->shape, &outer, &classes, &inner);
@@ -145,10 +147,12 @@ static int sm_backward_cpu(const struct op_ctx *ctx, const void *param,
 			return mx_error(MX_ERR_INVALID, "label %g at index %lld is outside [0, %lld)",
 					lab[i], (long long)i, (long long)classes);
 	}
-	if (p->normalization == SM_NORM_BATCH)
-		norm = (float)label->shape.dim[0];
-	else if (p->normalization == SM_NORM_VALID)
+	if (p->normalization == SM_NORM_VALID)
 		norm = valid > 0 ? (float)valid : 1.0f;
+	else if (p->normalization == SM_NORM_BATCH)
+		norm = (float)(p->multi_output ? outer * inner : outer);
+	else
+		norm = (float)(p->multi_output ? inner : 1);
 	if (p->out_grad && out_grad && out_grad[0])
 		ograd = tensor_f32(out_grad[0]);
 	cpu_softmax_output_grad(tensor_f32(out[0]), lab, ograd, tensor_f32(in_grad[0]), outer,
