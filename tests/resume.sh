@@ -10,16 +10,12 @@ small_conf "$WORK/c" > "$WORK/c.conf"
 
 "$MXTRAIN" -q "$WORK/a.conf" > "$WORK/a.log" 2>&1 || fail "uninterrupted run: $(tail -1 "$WORK/a.log")"
 
-# Run b is killed (SIGKILL, no chance to clean up) once epoch 1's checkpoint is complete.
-"$MXTRAIN" -q "$WORK/b.conf" > "$WORK/b.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-	[ -f "$WORK/b/small-0001.states" ] && break
-	sleep 0.05
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-[ -f "$WORK/b/small-0004.params" ] && echo "note: run b finished before the kill"
+# Run b is killed (SIGKILL, no chance to clean up) in the middle of epoch 2 (update 30 of
+# 20 per epoch), after epoch 1's checkpoint was written.
+MXTRAIN_DEBUG_KILL_AT_UPDATE=30 "$MXTRAIN" -q "$WORK/b.conf" > "$WORK/b.log" 2>&1
+status=$?
+[ "$status" -eq 137 ] && [ -f "$WORK/b/small-0001.states" ] && [ ! -f "$WORK/b/small-0002.params" ] &&
+	pass "run b was killed by SIGKILL during epoch 2" || fail "run b was not killed mid-epoch 2 (status $status)"
 "$MXTRAIN" -q --resume "$WORK/b.conf" > "$WORK/b2.log" 2>&1 || fail "resume: $(tail -1 "$WORK/b2.log")"
 if cmp -s "$WORK/a/small-0004.params" "$WORK/b/small-0004.params" &&
 	cmp -s "$WORK/a/small-0004.states" "$WORK/b/small-0004.states"; then

@@ -2,6 +2,7 @@
 #include "trainer.h"
 
 #include <cblas.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ struct run {
 	int *arg_nodes;
 	struct update_task *updates;
 	const char *label_name;
+	long kill_at_update;   /* MXTRAIN_DEBUG_KILL_AT_UPDATE, 0: off */
 };
 
 static void run_free(struct run *r)
@@ -185,6 +187,10 @@ static int train_epoch(struct run *r, int epoch)
 				return rc;
 		}
 		optimizer_step_done(r->opt);
+		/* Test hook: die without any cleanup after this many updates, as a crash or
+		 * `kill -9` would (tests/resume.sh). */
+		if (r->kill_at_update > 0 && optimizer_num_update(r->opt) == r->kill_at_update)
+			raise(SIGKILL);
 		out = executor_output(r->train_ex, 0);
 		if ((rc = engine_wait_var(r->eng, out->var)) ||
 		    (rc = metric_update(r->metric, out, executor_var(r->train_ex, r->label_name), b.pad)))
@@ -230,6 +236,8 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 	long batches_per_epoch;
 
 	memset(&r, 0, sizeof r);
+	if (getenv("MXTRAIN_DEBUG_KILL_AT_UPDATE"))
+		r.kill_at_update = atol(getenv("MXTRAIN_DEBUG_KILL_AT_UPDATE"));
 	param_defaults(solver_params, &r.solver);
 	param_defaults(model_params, &r.model);
 	if ((rc = conf_apply_section(&c->solver, "solver", solver_params, &r.solver)) ||
