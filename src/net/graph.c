@@ -93,6 +93,23 @@ int graph_add_variable(struct graph *g, const char *name, enum node_kind kind)
 	return id;
 }
 
+/* A learnable variable made for an operator carries the operator's hidden attributes
+ * (__lr_mult__, __wd_mult__, __init__), as MXNet's auto-created variables do. */
+static void copy_hidden_attrs(struct graph_node *v, const char *const *keys, const char *const *values, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct graph_attr *a;
+		if (strncmp(keys[i], "__", 2))
+			continue;
+		a = realloc(v->attrs, (v->n_attrs + 1) * sizeof *a);
+		if (!a)
+			return;
+		v->attrs = a;
+		a[v->n_attrs].key = strdup(keys[i]);
+		a[v->n_attrs++].value = strdup(values[i]);
+	}
+}
+
 int graph_add_op(struct graph *g, const struct op_desc *op, const char *name,
 		 const char *const *keys, const char *const *values, int n_attrs,
 		 const struct graph_entry *data_inputs, int n_data_inputs, const char *origin)
@@ -156,8 +173,8 @@ int graph_add_op(struct graph *g, const struct op_desc *op, const char *name,
 			int v;
 			snprintf(var, sizeof var, "%s_%s", name, in_names[i]);
 			v = graph_find(g, var);
-			if (v < 0)
-				v = graph_add_variable(g, var, kind);
+			if (v < 0 && (v = graph_add_variable(g, var, kind)) >= 0 && kind == NODE_ARG)
+				copy_hidden_attrs(&g->nodes[v], keys, values, n_attrs);
 			else if (g->nodes[v].kind == NODE_OP || g->nodes[v].kind == NODE_BACKWARD) {
 				mx_error(MX_ERR_INVALID, "%s: \"%s\" names a layer, not a variable", where, var);
 				goto fail;

@@ -82,6 +82,11 @@ struct op_desc {
 	unsigned flags;                    /* enum op_flags */
 	/* Bytes of scratch forward/backward need (NULL: none). */
 	size_t (*workspace)(const void *param, const struct mx_shape *in, int n_in);
+	/* Floating-point operations of one forward call (a multiply-add counts 2), for
+	 * `mxtrain --time` and GFLOP/s reports; backward is counted as 2x forward for ops
+	 * with learnable inputs, 1x otherwise. NULL: negligible. */
+	double (*flops)(const void *param, const struct mx_shape *in, int n_in,
+			const struct mx_shape *out, int n_out);
 };
 
 /* The registry: every operator, in one X-macro list, so op_registry.c can check with a
@@ -92,7 +97,19 @@ struct op_desc {
 	X(op_flatten) \
 	X(op_dropout) \
 	X(op_softmax_output) \
-	X(op_elemwise_sum)
+	X(op_elemwise_sum) \
+	X(op_convolution) \
+	X(op_pooling) \
+	X(op_batch_norm) \
+	X(op_lrn) \
+	X(op_leaky_relu) \
+	X(op_concat) \
+	X(op_elemwise_add) \
+	X(op_reshape) \
+	X(op_softmax_activation) \
+	X(op_linear_regression_output) \
+	X(op_logistic_regression_output) \
+	X(op_mae_regression_output)
 
 #define MX_DECLARE_OP(sym) extern const struct op_desc sym;
 MX_OPS(MX_DECLARE_OP)

@@ -1,0 +1,1 @@
+/* conv.c: placeholder until issue 4's kernels land. */

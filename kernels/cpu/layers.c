@@ -1,0 +1,1 @@
+/* layers.c: placeholder until issue 4's kernels land. */

@@ -1,0 +1,1 @@
+/* layers.h: placeholder until issue 4's kernels land. */

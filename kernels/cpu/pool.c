@@ -1,0 +1,1 @@
+/* pool.c: placeholder until issue 4's kernels land. */

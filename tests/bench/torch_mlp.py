@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""tests/bench/torch_mlp.py: PyTorch training throughput of the Fashion-MNIST MLP 784-256-128-10
+(ReLU, cross-entropy, SGD momentum 0.9, batch 100), for comparison with mxtrain.
+
+Run with Debian's PyTorch: /usr/bin/python3 tests/bench/torch_mlp.py [--threads 2].
+The data is loaded once into a tensor (no DataLoader); the timing excludes set-up and reports
+the median samples/sec over windows of 50 batches after the first window (warm-up).
+Prints one 'median_samples_per_sec=X' line last."""
+
+import argparse
+import os
+import sys
+
+# Threads must be fixed before torch (and its BLAS) is loaded. The best configuration found on
+# 2 cores: torch's own 2 threads, BLAS single-threaded (see tests/bench/README.md).
+def _early_threads():
+    threads = "2"
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            threads = sys.argv[i + 1]
+        elif a.startswith("--threads="):
+            threads = a.split("=", 1)[1]
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+_early_threads()
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fmnist import DATA_DIR, Speedometer, load_train  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--frequent", type=int, default=50, help="batches per timing window")
+    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--wd", type=float, default=0.0001)
+    ap.add_argument("--data-dir", default=DATA_DIR)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x_np, y_np = load_train(args.data_dir)
+    x = torch.from_numpy(x_np)
+    y = torch.from_numpy(y_np)
+    n_batches = x.shape[0] // args.batch_size
+
+    model = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(),
+        nn.Linear(256, 128), nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                          weight_decay=args.wd)
+    print(f"torch {torch.__version__}: threads={torch.get_num_threads()} "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}", flush=True)
+
+    meter = Speedometer(args.batch_size, args.frequent)
+    for epoch in range(args.epochs):
+        correct, loss_sum = 0, 0.0
+        for b in range(n_batches):
+            xb = x[b * args.batch_size:(b + 1) * args.batch_size]
+            yb = y[b * args.batch_size:(b + 1) * args.batch_size]
+            opt.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            # The training accuracy and cross-entropy, as mxtrain's metrics compute them.
+            correct += int((out.argmax(1) == yb).sum())
+            loss_sum += float(loss)
+            meter.tick(epoch)
+        print(f"Epoch[{epoch}] Train-accuracy={correct / (n_batches * args.batch_size):.4f}\t"
+              f"Train-cross-entropy={loss_sum / n_batches:.4f}", flush=True)
+    print(f"median_samples_per_sec={meter.median():.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+/* check_ops_layers.c: placeholder suite until issue 4's operators land. */
+#include "testutil.h"
+int main(void) { Suite *s = suite_create("check_ops_layers"); suite_add_tcase(s, tcase_create("none")); return run_suite(s); }
