@@ -26,6 +26,10 @@ struct executor {
 	char *var_owned;
 	size_t bytes;
 	int is_train;              /* mode of the forward pass in flight */
+	/* Scratch for ops that declare op->workspace: one buffer of the largest size, with
+	 * its own engine variable that every node using it writes (so users are serialised). */
+	struct mx_tensor *workspace;
+	struct engine_var *workspace_var;
 };
 
 /* One pushed node: everything the task needs, resolved at bind time. */
@@ -47,6 +51,9 @@ void executor_free(struct executor *ex)
 	}
 	if (ex->rng_var)
 		engine_var_free(ex->eng, ex->rng_var);
+	if (ex->workspace_var)
+		engine_var_free(ex->eng, ex->workspace_var);
+	tensor_free(ex->workspace);
 	free(ex->entry);
 	free(ex->zero);
 	free(ex->req);
@@ -194,6 +201,29 @@ int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 		rc = MX_ERR_NOMEM;
 		goto fail;
 	}
+	{
+		size_t ws = 0;
+		for (int i = 0; i < ex->n_nodes; i++) {
+			const struct graph_node *node = &g->nodes[i];
+			const struct graph_node *f = node->forward_node >= 0 ? &g->nodes[node->forward_node] : node;
+			struct mx_shape in[EXEC_MAX_IO];
+			size_t need;
+			if ((node->kind != NODE_OP && node->kind != NODE_BACKWARD) || !node->op->workspace)
+				continue;
+			for (int j = 0; j < f->n_inputs; j++)
+				in[j] = ex->shapes[graph_entry_id(g, f->inputs[j])];
+			need = node->op->workspace(f->param, in, f->n_inputs);
+			ws = need > ws ? need : ws;
+		}
+		if (ws) {
+			struct mx_shape s = shape_make(1, (int64_t)((ws + 3) / 4));
+			if (!(ex->workspace = tensor_new(&s, MX_F32, ctx)) || !(ex->workspace_var = engine_var_new(eng))) {
+				rc = MX_ERR_NOMEM;
+				goto fail;
+			}
+			ex->bytes += tensor_bytes(ex->workspace);
+		}
+	}
 	free(consumers);
 	*out = ex;
 	return MX_OK;
@@ -220,6 +250,10 @@ static int run_node(void *arg)
 	struct mx_tensor *in[EXEC_MAX_IO], *outs[EXEC_MAX_IO];
 	enum op_req req[EXEC_MAX_IO];
 	struct op_ctx ctx = {.is_train = ex->is_train, .rng = ex->rng, .dev = ex->ctx};
+	if (n->op->workspace && ex->workspace) {
+		ctx.workspace = ex->workspace->data;
+		ctx.workspace_bytes = tensor_bytes(ex->workspace);
+	}
 	int dev = ex->ctx.dev_type, rc;
 
 	for (int j = 0; j < n->n_outputs; j++) {
@@ -265,6 +299,8 @@ static int push_node(struct executor *ex, int i)
 			writes[n_writes++] = ex->vars[n->entry_base + j];
 	if (n->op->flags & OP_RANDOM && ex->rng_var)
 		writes[n_writes++] = ex->rng_var;
+	if (n->op->workspace && ex->workspace_var)
+		writes[n_writes++] = ex->workspace_var;
 	/* Forward updates auxiliary states (BatchNorm's moving stats) in place. */
 	if (n->kind == NODE_OP)
 		for (int j = 0; j < n->n_inputs; j++)

@@ -80,7 +80,9 @@ struct op_desc {
 	unsigned bw_in;                    /* inputs backward reads (bit i = input i) */
 	unsigned bw_out;                   /* outputs backward reads */
 	unsigned flags;                    /* enum op_flags */
-	/* Bytes of scratch forward/backward need (NULL: none). */
+	/* Bytes of scratch forward/backward need, given the forward node's input shapes
+	 * (NULL: none). The executor binds one buffer of the largest size and passes it in
+	 * op_ctx.workspace to forward and backward; its contents do not survive between calls. */
 	size_t (*workspace)(const void *param, const struct mx_shape *in, int n_in);
 	/* Floating-point operations of one forward call (a multiply-add counts 2), for
 	 * `mxtrain --time` and GFLOP/s reports; backward is counted as 2x forward for ops
