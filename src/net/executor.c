@@ -4,9 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "engine/engine.h"
 #include "error.h"
+#include "plan.h"
+#include "pool.h"
 
 #define EXEC_MAX_IO 256
 
@@ -26,10 +30,16 @@ struct executor {
 	char *var_owned;
 	size_t bytes;
 	int is_train;              /* mode of the forward pass in flight */
+	double *profile;           /* per node: seconds spent (executor_set_profile), or NULL */
 	/* Scratch for ops that declare op->workspace: one buffer of the largest size, with
 	 * its own engine variable that every node using it writes (so users are serialised). */
 	struct mx_tensor *workspace;
 	struct engine_var *workspace_var;
+	/* Planned entries live in one arena, one engine variable per slot (entries sharing a
+	 * slot are ordered through it). */
+	struct engine_var **slot_vars;
+	int n_slots;
+	size_t planned_bytes, unplanned_bytes;
 };
 
 /* One pushed node: everything the task needs, resolved at bind time. */
@@ -53,6 +63,9 @@ void executor_free(struct executor *ex)
 		engine_var_free(ex->eng, ex->rng_var);
 	if (ex->workspace_var)
 		engine_var_free(ex->eng, ex->workspace_var);
+	for (int s = 0; s < ex->n_slots; s++)
+		engine_var_free(ex->eng, ex->slot_vars[s]);
+	free(ex->slot_vars);
 	tensor_free(ex->workspace);
 	free(ex->entry);
 	free(ex->zero);
@@ -86,12 +99,35 @@ static void infer_backward_shapes(const struct graph *g, struct mx_shape *shapes
 	}
 }
 
+unsigned executor_plan_flags_from_env(void)
+{
+	const char *inplace = getenv("MXNET_EXEC_ENABLE_INPLACE"), *coshare = getenv("MXTRAIN_EXEC_COSHARE");
+	unsigned flags = PLAN_INPLACE | PLAN_COSHARE;
+	if (inplace && (!strcmp(inplace, "0") || !strcasecmp(inplace, "false")))
+		flags &= ~PLAN_INPLACE;
+	if (coshare && (!strcmp(coshare, "0") || !strcasecmp(coshare, "false")))
+		flags &= ~PLAN_COSHARE;
+	return flags;
+}
+
 int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 		  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
 		  struct executor *shared, struct mx_rng *rng, struct executor **out)
 {
+	return executor_bind_planned(g, eng, ctx, names, shapes, n, for_training, shared, rng,
+				     executor_plan_flags_from_env(), out);
+}
+
+int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context ctx,
+			  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
+			  struct executor *shared, struct mx_rng *rng, unsigned plan_flags, struct executor **out)
+{
 	struct executor *ex = calloc(1, sizeof *ex);
 	int *consumers = NULL, rc;
+	char *needed = NULL, *external = NULL;
+	size_t *offsets = NULL;
+	struct mem_plan *plan = NULL;
+	struct mx_storage *arena = NULL;
 	*out = NULL;
 	if (!ex)
 		return mx_error(MX_ERR_NOMEM, "out of memory");
@@ -114,7 +150,9 @@ int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 	ex->vars = calloc(g->n_entries, sizeof *ex->vars);
 	ex->var_owned = calloc(g->n_entries, 1);
 	consumers = calloc(g->n_entries, sizeof *consumers);
-	if (!ex->entry || !ex->zero || !ex->req || !ex->shapes || !ex->vars || !ex->var_owned || !consumers) {
+	needed = calloc(g->n_entries + 1, 1);
+	external = calloc(g->n_entries + 1, 1);
+	if (!needed || !external || !ex->entry || !ex->zero || !ex->req || !ex->shapes || !ex->vars || !ex->var_owned || !consumers) {
 		rc = mx_error(MX_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -153,6 +191,48 @@ int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 			if (g->grad[e].node >= 0)
 				consumers[graph_entry_id(g, g->grad[e])]++;
 
+	/* Which entries the plan places: operator outputs, except what the caller reads
+	 * after a run (heads) and the gradients the optimizer reads. */
+	for (int i = 0; i < ex->n_nodes; i++) {
+		const struct graph_node *node = &g->nodes[i];
+		for (int j = 0; j < node->n_outputs; j++) {
+			int e = node->entry_base + j;
+			needed[e] = !(node->kind == NODE_BACKWARD && !consumers[e]);
+			external[e] = node->kind != NODE_OP && node->kind != NODE_BACKWARD;
+		}
+	}
+	for (int h = 0; h < g->n_heads; h++)
+		external[graph_entry_id(g, g->heads[h])] = 1;
+	for (int e = 0; for_training && e < g->nodes[g->n_forward - 1].entry_base + g->nodes[g->n_forward - 1].n_outputs; e++)
+		if (g->grad[e].node >= 0)
+			external[graph_entry_id(g, g->grad[e])] = 1;
+	if ((rc = plan_memory(g, ex->n_nodes, ex->shapes, needed, external, plan_flags, &plan)))
+		goto fail;
+	{
+		size_t off = 0;
+		offsets = malloc((plan->n_slots + 1) * sizeof *offsets);
+		ex->slot_vars = calloc(plan->n_slots + 1, sizeof *ex->slot_vars);
+		if (!offsets || !ex->slot_vars) {
+			rc = mx_error(MX_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		for (int k = 0; k < plan->n_slots; k++) {
+			offsets[k] = off;
+			off += (plan->slot_bytes[k] + 63) & ~(size_t)63;
+			if (!(ex->slot_vars[k] = engine_var_new(eng))) {
+				rc = MX_ERR_NOMEM;
+				goto fail;
+			}
+			ex->n_slots = k + 1;
+		}
+		if (off && !(arena = storage_alloc(ctx, off))) {
+			rc = MX_ERR_NOMEM;
+			goto fail;
+		}
+		ex->planned_bytes = off;
+		ex->unplanned_bytes = plan->entry_bytes;
+	}
+
 	for (int i = 0; i < ex->n_nodes; i++) {
 		const struct graph_node *node = &g->nodes[i];
 		for (int j = 0; j < node->n_outputs; j++) {
@@ -163,14 +243,17 @@ int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 				if (se >= 0)
 					lent = shared->entry[se];
 			}
-			if (node->kind == NODE_BACKWARD && !consumers[e]) {
+			if (!needed[e]) {
 				ex->req[e] = OP_REQ_NULL;
 				continue;
 			}
-			ex->req[e] = OP_REQ_WRITE;
+			ex->req[e] = plan->inplace[e] ? OP_REQ_INPLACE : OP_REQ_WRITE;
 			if (lent) {
 				ex->entry[e] = tensor_reshape(lent, &lent->shape);
 				ex->vars[e] = lent->var;
+			} else if (plan->slot[e] >= 0) {
+				ex->entry[e] = tensor_on_storage(arena, offsets[plan->slot[e]], &ex->shapes[e], MX_F32);
+				ex->vars[e] = ex->slot_vars[plan->slot[e]];
 			} else {
 				ex->entry[e] = tensor_new(&ex->shapes[e], MX_F32, ctx);
 				if (ex->entry[e])
@@ -224,11 +307,22 @@ int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 			ex->bytes += tensor_bytes(ex->workspace);
 		}
 	}
+	ex->bytes += ex->planned_bytes;
 	free(consumers);
+	free(needed);
+	free(external);
+	free(offsets);
+	plan_free(plan);
+	storage_release(arena);
 	*out = ex;
 	return MX_OK;
 fail:
 	free(consumers);
+	free(needed);
+	free(external);
+	free(offsets);
+	plan_free(plan);
+	storage_release(arena);
 	executor_free(ex);
 	return rc;
 }
@@ -242,7 +336,7 @@ static struct mx_tensor *entry_tensor(struct executor *ex, struct graph_entry e,
 	return ex->entry[graph_entry_id(ex->g, e)];
 }
 
-static int run_node(void *arg)
+static int run_node_body(void *arg)
 {
 	struct node_task *t = arg;
 	struct executor *ex = t->ex;
@@ -278,6 +372,23 @@ static int run_node(void *arg)
 	}
 	return rc ? mx_error_prefix(rc, "layer %s", n->kind == NODE_OP ? n->name : n->name) : MX_OK;
 }
+
+/* run_node_body, timed into ex->profile when profiling is on (mxtrain --time). */
+static int run_node(void *arg)
+{
+	struct node_task *t = arg;
+	struct timespec a, b;
+	int rc;
+	if (!t->ex->profile)
+		return run_node_body(arg);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	rc = run_node_body(arg);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	t->ex->profile[t->node] += (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+	return rc;
+}
+
+void executor_set_profile(struct executor *ex, double *seconds) { ex->profile = seconds; }
 
 static int push_node(struct executor *ex, int i)
 {
@@ -355,3 +466,9 @@ struct mx_tensor *executor_output(struct executor *ex, int i)
 
 const struct mx_shape *executor_shapes(const struct executor *ex) { return ex->shapes; }
 size_t executor_bytes(const struct executor *ex) { return ex->bytes; }
+
+void executor_plan_bytes(const struct executor *ex, size_t *planned, size_t *unplanned)
+{
+	*planned = ex->planned_bytes;
+	*unplanned = ex->unplanned_bytes;
+}

@@ -30,6 +30,13 @@ struct executor;
 int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
 		  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
 		  struct executor *shared, struct mx_rng *rng, struct executor **out);
+/* executor_bind with an explicit memory plan: flags of enum plan_flags (plan.h), 0 for
+ * one buffer per entry. executor_bind uses both strategies unless MXNet's variable
+ * MXNET_EXEC_ENABLE_INPLACE=0 or MXTRAIN_EXEC_COSHARE=0 turns one off. */
+int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context ctx,
+			  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
+			  struct executor *shared, struct mx_rng *rng, unsigned plan_flags, struct executor **out);
+unsigned executor_plan_flags_from_env(void);
 void executor_free(struct executor *ex);
 
 /* Pushes the forward nodes (is_train: training mode for Dropout, BatchNorm). Errors
@@ -48,5 +55,12 @@ struct mx_tensor *executor_output(struct executor *ex, int i);
 const struct mx_shape *executor_shapes(const struct executor *ex);
 /* Bytes of all arrays this executor allocated itself (not the shared ones). */
 size_t executor_bytes(const struct executor *ex);
+/* Bytes of the planned internal entries: as planned, and with one buffer per entry. */
+void executor_plan_bytes(const struct executor *ex, size_t *planned, size_t *unplanned);
+/* Profiling (mxtrain --time): while seconds is not NULL, each node's run adds its
+ * wall-clock seconds to seconds[node id] (g->n_nodes slots; caller-owned, zeroed by the
+ * caller, borrowed until set back to NULL). With the naive engine the times are exact and
+ * do not overlap. */
+void executor_set_profile(struct executor *ex, double *seconds);
 
 #endif
