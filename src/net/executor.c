@@ -99,6 +99,97 @@ static void infer_backward_shapes(const struct graph *g, struct mx_shape *shapes
 	}
 }
 
+/* Marks the entries the plan places (needed: written; external: bound outside the plan:
+ * variables, heads the caller reads, gradients the optimizer reads). A backward output
+ * nobody reads is not needed: that gradient is not computed at all. */
+static int mark_entries(const struct graph *g, int n_nodes, int for_training, char *needed, char *external)
+{
+	int *consumers = calloc(g->n_entries + 1, sizeof *consumers);
+	int n_fwd_entries = g->nodes[g->n_forward - 1].entry_base + g->nodes[g->n_forward - 1].n_outputs;
+	if (!consumers)
+		return mx_error(MX_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_inputs; j++)
+			if (g->nodes[i].inputs[j].node >= 0)
+				consumers[graph_entry_id(g, g->nodes[i].inputs[j])]++;
+	for (int e = 0; for_training && e < n_fwd_entries; e++)
+		if (g->grad[e].node >= 0)
+			consumers[graph_entry_id(g, g->grad[e])]++;
+	for (int i = 0; i < n_nodes; i++) {
+		const struct graph_node *node = &g->nodes[i];
+		for (int j = 0; j < node->n_outputs; j++) {
+			int e = node->entry_base + j;
+			needed[e] = !(node->kind == NODE_BACKWARD && !consumers[e]);
+			external[e] = node->kind != NODE_OP && node->kind != NODE_BACKWARD;
+		}
+	}
+	for (int h = 0; h < g->n_heads; h++)
+		external[graph_entry_id(g, g->heads[h])] = 1;
+	for (int e = 0; for_training && e < n_fwd_entries; e++)
+		if (g->grad[e].node >= 0)
+			external[graph_entry_id(g, g->grad[e])] = 1;
+	free(consumers);
+	return MX_OK;
+}
+
+int executor_plan_sizes(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
+			int for_training, struct plan_sizes *out)
+{
+	struct mx_shape *sh = calloc(g->n_entries + 1, sizeof *sh);
+	char *needed = calloc(g->n_entries + 1, 1), *external = calloc(g->n_entries + 1, 1);
+	int n_nodes = for_training ? g->n_nodes : g->n_forward, rc = MX_OK;
+	memset(out, 0, sizeof *out);
+	if (!sh || !needed || !external) {
+		rc = mx_error(MX_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	if (for_training && !g->grad) {
+		rc = mx_error(MX_ERR_INTERNAL, "executor_plan_sizes: graph has no backward part");
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		int e = find_var_entry(g, names[i]);
+		if (e < 0) {
+			rc = mx_error(MX_ERR_INVALID, "the network has no input called \"%s\"", names[i]);
+			goto done;
+		}
+		sh[e] = shapes[i];
+	}
+	if ((rc = graph_infer_shapes(g, sh)))
+		goto done;
+	if (for_training)
+		infer_backward_shapes(g, sh);
+	if ((rc = mark_entries(g, n_nodes, for_training, needed, external)))
+		goto done;
+	for (unsigned flags = 0; flags < 4; flags++) {
+		struct mem_plan *p;
+		if ((rc = plan_memory(g, n_nodes, sh, needed, external, flags, &p)))
+			goto done;
+		out->internal[flags] = p->total_bytes;
+		plan_free(p);
+	}
+	for (int i = 0; i < g->n_forward; i++) {
+		const struct graph_node *node = &g->nodes[i];
+		size_t bytes = (size_t)shape_size(&sh[node->entry_base]) * sizeof(float);
+		if (node->kind == NODE_ARG) {
+			out->weights += bytes;
+			if (for_training && g->grad[node->entry_base].node >= 0)
+				out->gradients += bytes;
+		} else if (node->kind == NODE_AUX) {
+			out->weights += bytes;
+		} else if (node->kind == NODE_DATA || node->kind == NODE_LABEL) {
+			out->inputs += bytes;
+		}
+	}
+	for (int h = 0; h < g->n_heads; h++)
+		out->outputs += (size_t)shape_size(&sh[graph_entry_id(g, g->heads[h])]) * sizeof(float);
+done:
+	free(sh);
+	free(needed);
+	free(external);
+	return rc;
+}
+
 unsigned executor_plan_flags_from_env(void)
 {
 	const char *inplace = getenv("MXNET_EXEC_ENABLE_INPLACE"), *coshare = getenv("MXTRAIN_EXEC_COSHARE");
@@ -123,7 +214,7 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 			  struct executor *shared, struct mx_rng *rng, unsigned plan_flags, struct executor **out)
 {
 	struct executor *ex = calloc(1, sizeof *ex);
-	int *consumers = NULL, rc;
+	int rc;
 	char *needed = NULL, *external = NULL;
 	size_t *offsets = NULL;
 	struct mem_plan *plan = NULL;
@@ -149,10 +240,9 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 	ex->shapes = calloc(g->n_entries, sizeof *ex->shapes);
 	ex->vars = calloc(g->n_entries, sizeof *ex->vars);
 	ex->var_owned = calloc(g->n_entries, 1);
-	consumers = calloc(g->n_entries, sizeof *consumers);
 	needed = calloc(g->n_entries + 1, 1);
 	external = calloc(g->n_entries + 1, 1);
-	if (!needed || !external || !ex->entry || !ex->zero || !ex->req || !ex->shapes || !ex->vars || !ex->var_owned || !consumers) {
+	if (!needed || !external || !ex->entry || !ex->zero || !ex->req || !ex->shapes || !ex->vars || !ex->var_owned) {
 		rc = mx_error(MX_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -181,31 +271,8 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 	if (for_training)
 		infer_backward_shapes(g, ex->shapes);
 
-	/* Which entries are read, so gradients nobody reads are not computed. */
-	for (int i = 0; i < ex->n_nodes; i++)
-		for (int j = 0; j < g->nodes[i].n_inputs; j++)
-			if (g->nodes[i].inputs[j].node >= 0)
-				consumers[graph_entry_id(g, g->nodes[i].inputs[j])]++;
-	if (for_training)
-		for (int e = 0; e < g->nodes[g->n_forward - 1].entry_base + g->nodes[g->n_forward - 1].n_outputs; e++)
-			if (g->grad[e].node >= 0)
-				consumers[graph_entry_id(g, g->grad[e])]++;
-
-	/* Which entries the plan places: operator outputs, except what the caller reads
-	 * after a run (heads) and the gradients the optimizer reads. */
-	for (int i = 0; i < ex->n_nodes; i++) {
-		const struct graph_node *node = &g->nodes[i];
-		for (int j = 0; j < node->n_outputs; j++) {
-			int e = node->entry_base + j;
-			needed[e] = !(node->kind == NODE_BACKWARD && !consumers[e]);
-			external[e] = node->kind != NODE_OP && node->kind != NODE_BACKWARD;
-		}
-	}
-	for (int h = 0; h < g->n_heads; h++)
-		external[graph_entry_id(g, g->heads[h])] = 1;
-	for (int e = 0; for_training && e < g->nodes[g->n_forward - 1].entry_base + g->nodes[g->n_forward - 1].n_outputs; e++)
-		if (g->grad[e].node >= 0)
-			external[graph_entry_id(g, g->grad[e])] = 1;
+	if ((rc = mark_entries(g, ex->n_nodes, for_training, needed, external)))
+		goto fail;
 	if ((rc = plan_memory(g, ex->n_nodes, ex->shapes, needed, external, plan_flags, &plan)))
 		goto fail;
 	{
@@ -308,7 +375,6 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 		}
 	}
 	ex->bytes += ex->planned_bytes;
-	free(consumers);
 	free(needed);
 	free(external);
 	free(offsets);
@@ -317,7 +383,6 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 	*out = ex;
 	return MX_OK;
 fail:
-	free(consumers);
 	free(needed);
 	free(external);
 	free(offsets);

@@ -55,6 +55,16 @@ struct mx_tensor *executor_output(struct executor *ex, int i);
 const struct mx_shape *executor_shapes(const struct executor *ex);
 /* Bytes of all arrays this executor allocated itself (not the shared ones). */
 size_t executor_bytes(const struct executor *ex);
+/* What a network needs, from shapes alone (nothing is allocated): bytes of the internal
+ * entries under each plan (index: enum plan_flags bits, 0 none .. 3 in-place and
+ * co-share), and of the weights (learnable and auxiliary), their gradients, the inputs
+ * and the outputs. */
+struct plan_sizes {
+	size_t internal[4];
+	size_t weights, gradients, inputs, outputs;
+};
+int executor_plan_sizes(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
+			int for_training, struct plan_sizes *out);
 /* Bytes of the planned internal entries: as planned, and with one buffer per entry. */
 void executor_plan_bytes(const struct executor *ex, size_t *planned, size_t *unplanned);
 /* Profiling (mxtrain --time): while seconds is not NULL, each node's run adds its

@@ -28,8 +28,7 @@ static double now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Creates the iterator a data section describes. */
-static int open_iter(const struct conf_section *s, const char *section, struct data_iter **out)
+int trainer_open_iter(const struct conf_section *s, const char *section, struct data_iter **out)
 {
 	const char *keys[TRAINER_MAX_KV], *values[TRAINER_MAX_KV], *origins[TRAINER_MAX_KV];
 	const char *kind = NULL;
@@ -266,9 +265,9 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 		rc = MX_ERR_NOMEM;
 		goto done;
 	}
-	if ((rc = open_iter(&c->train, "data.train", &r.train_it)))
+	if ((rc = trainer_open_iter(&c->train, "data.train", &r.train_it)))
 		goto done;
-	if (c->eval.present && (rc = open_iter(&c->eval, "data.eval", &r.eval_it)))
+	if (c->eval.present && (rc = trainer_open_iter(&c->eval, "data.eval", &r.eval_it)))
 		goto done;
 	if ((rc = bind(&r, r.train_it, 1, NULL, &r.train_ex)))
 		goto done;
