@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "net/executor.h"
 #include "net/graph.h"
+#include "net/plan.h"
 #include "testutil.h"
 
 #define N 4   /* batch */
@@ -286,6 +287,91 @@ START_TEST(gradients_of_an_entry_used_twice_are_summed)
 }
 END_TEST
 
+
+/* A deeper net with in-place candidates (relu, dropout), a branch and a sum. */
+static struct graph *deep_net(void)
+{
+	struct graph *g = graph_new();
+	const char *k[1] = {"num_args"}, *v[1] = {"2"};
+	int x = graph_add_variable(g, "data", NODE_DATA), a, c, s, sm;
+	x = add(g, "fc", "fc1", "num_hidden", "6", x);
+	x = add(g, "Activation", "relu1", "act_type", "relu", x);
+	x = add(g, "Dropout", "drop1", "p", "0.3", x);
+	x = add(g, "fc", "fc2", "num_hidden", "6", x);
+	x = add(g, "Activation", "act2", "act_type", "sigmoid", x);
+	a = add(g, "fc", "fc3", "num_hidden", "3", x);
+	c = add(g, "fc", "fc4", "num_hidden", "3", x);
+	s = graph_add_op(g, op_find("add_n"), "sum", k, v, 1, (struct graph_entry[]){{a, 0}, {c, 0}}, 2, NULL);
+	sm = add(g, "SoftmaxOutput", "softmax", NULL, NULL, s);
+	ck_ok(graph_set_heads(g, &(struct graph_entry){sm, 0}, 1));
+	ck_ok(graph_build_backward(g));
+	return g;
+}
+
+START_TEST(planned_and_unplanned_runs_give_identical_bits)
+{
+	const char *names[2] = {"data", "softmax_label"};
+	struct mx_shape shapes[2] = {shape_make(2, (int64_t)N, (int64_t)D), shape_make(1, (int64_t)N)};
+	const char *vars[] = {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias", "fc3_weight", "fc3_bias",
+			      "fc4_weight", "fc4_bias"};
+	struct graph *g = deep_net();
+	struct engine *e = engine_create(ENGINE_NAIVE, 1);
+	struct executor *ex[2];
+	struct mx_rng rng[2];
+	for (int k = 0; k < 2; k++) {
+		struct mx_rng fillr;
+		rng_seed(&rng[k], 3);
+		rng_seed(&fillr, 9);
+		ck_ok(executor_bind_planned(g, e, MX_CPU, names, shapes, 2, 1, NULL, &rng[k], k ? PLAN_INPLACE | PLAN_COSHARE : 0,
+					    &ex[k]));
+		fill(executor_var(ex[k], "data"), &fillr, 1);
+		for (int i = 0; i < 8; i++)
+			fill(executor_var(ex[k], vars[i]), &fillr, 0.5f);
+		for (int i = 0; i < N; i++)
+			tensor_f32(executor_var(ex[k], "softmax_label"))[i] = (float)(i % C);
+		for (int step = 0; step < 2; step++) {
+			ck_ok(executor_forward(ex[k], 1));
+			ck_ok(executor_backward(ex[k]));
+		}
+		ck_ok(engine_wait_all(e));
+	}
+	{
+		size_t planned, unplanned;
+		executor_plan_bytes(ex[1], &planned, &unplanned);
+		ck_assert_uint_lt(planned, unplanned);
+	}
+	ck_assert_mem_eq(tensor_f32(executor_output(ex[0], 0)), tensor_f32(executor_output(ex[1], 0)), N * C * sizeof(float));
+	for (int i = 0; i < 8; i++) {
+		struct mx_tensor *a = executor_grad(ex[0], vars[i]), *b = executor_grad(ex[1], vars[i]);
+		ck_assert_msg(!memcmp(a->data, b->data, tensor_bytes(a)), "gradient of %s differs when planned", vars[i]);
+	}
+	executor_free(ex[0]);
+	executor_free(ex[1]);
+	engine_free(e);
+	graph_free(g);
+}
+END_TEST
+
+START_TEST(each_sharing_strategy_shrinks_the_plan_and_inference_needs_least)
+{
+	const char *names[2] = {"data", "softmax_label"};
+	struct mx_shape shapes[2] = {shape_make(2, 32L, (int64_t)D), shape_make(1, 32L)};
+	struct graph *g = deep_net();
+	struct plan_sizes train, infer;
+	ck_ok(executor_plan_sizes(g, names, shapes, 2, 1, &train));
+	ck_ok(executor_plan_sizes(g, names, shapes, 2, 0, &infer));
+	ck_assert_uint_lt(train.internal[PLAN_INPLACE], train.internal[0]);
+	ck_assert_uint_lt(train.internal[PLAN_COSHARE], train.internal[0]);
+	ck_assert_uint_le(train.internal[PLAN_INPLACE | PLAN_COSHARE], train.internal[PLAN_COSHARE]);
+	ck_assert_uint_lt(infer.internal[3], infer.internal[0]);
+	ck_assert_uint_lt(infer.internal[3], train.internal[3]);
+	/* 4 fc layers: (6x5+6) + (6x6+6) + 2 x (3x6+3) floats */
+	ck_assert_uint_eq(train.weights, (36 + 42 + 42) * sizeof(float));
+	ck_assert_uint_eq(train.gradients, train.weights);
+	graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("graph");
@@ -297,6 +383,8 @@ int main(void)
 	tcase_add_test(tc, training_needs_a_loss_layer_at_the_head);
 	tcase_add_test(tc, pruning_for_prediction_keeps_only_what_the_heads_need);
 	tcase_add_test(tc, gradients_of_an_entry_used_twice_are_summed);
+	tcase_add_test(tc, planned_and_unplanned_runs_give_identical_bits);
+	tcase_add_test(tc, each_sharing_strategy_shrinks_the_plan_and_inference_needs_least);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
