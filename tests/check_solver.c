@@ -1,9 +1,15 @@
 /* check_solver.c: the pieces the training loop calls: solver/model parameter tables,
- * initializers, SGD, learning-rate schedules and metrics. Fixtures under
- * tests/fixtures/solver/ hold MXNet 1.9.1's own numbers (tests/peer/make_solver_fixtures.py). */
+ * initializers, the optimizers (SGD, NAG, Adam, RMSProp, AdaGrad), learning-rate schedules
+ * and metrics. Fixtures under tests/fixtures/solver/ hold MXNet 1.9.1's own numbers
+ * (tests/peer/make_solver_fixtures.py). */
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "engine/engine.h"
+#include "net/checkpoint.h"
+#include "net/executor.h"
+#include "net/graph.h"
 #include "net/initializer.h"
 #include "net/metric.h"
 #include "net/optimizer.h"
@@ -106,7 +112,8 @@ START_TEST(solver_defaults_are_mxnet_sgd_defaults)
 	struct solver_param p = defaults();
 	struct model_param m;
 	ck_assert_int_eq(p.optimizer, OPT_SGD);
-	ck_assert_float_eq(p.lr, 0.01f);
+	ck_assert_float_eq(p.lr, 0.0f); /* the optimizer's own: 0.01 for sgd */
+	ck_assert_float_eq(lr_schedule_at(&p, 1, 0), 0.01f);
 	ck_assert_float_eq(p.momentum, 0.0f);
 	ck_assert_float_eq(p.wd, 0.0f);
 	ck_assert_float_eq(p.rescale_grad, 0.0f);
@@ -123,6 +130,12 @@ START_TEST(solver_defaults_are_mxnet_sgd_defaults)
 	ck_assert_float_eq(p.lr_factor, 1.0f);
 	ck_assert_int_eq(p.lr_steps.ndim, 0);
 	ck_assert_int_eq(p.lr_step_epochs.ndim, 0);
+	ck_assert_int_eq(p.lr_max_update, 0);
+	ck_assert_float_eq(p.final_lr, 0.0f);
+	ck_assert_float_eq(p.lr_pwr, 2.0f);
+	ck_assert_int_eq(p.warmup_steps, 0);
+	ck_assert_float_eq(p.warmup_begin_lr, 0.0f);
+	ck_assert_int_eq(p.warmup_mode, WARMUP_LINEAR);
 	ck_assert_str_eq(p.eval_metric, "accuracy");
 	ck_assert_int_eq(p.top_k, 5);
 	ck_assert_int_eq(p.disp_batches, 50);
@@ -394,11 +407,12 @@ static void run_sgd_case(const struct fixture *fx, const char *name)
 		ck_ok(optimizer_update(o, 0, w, g));
 		optimizer_step_done(o);
 		snprintf(label, sizeof label, "sgd %s step %d", name, k);
-		check_close(label, tensor_f32(w), wk->v, shape_size(&wk->shape), 1e-7, 1e-6);
+		check_close(label, tensor_f32(w), wk->v, shape_size(&wk->shape), 0, 0);
 		tensor_free(g);
 	}
 	ck_assert_int_eq(optimizer_num_update(o), steps);
-	ck_assert(p.momentum > 0 ? optimizer_state(o, 0) != NULL : optimizer_state(o, 0) == NULL);
+	ck_assert_int_eq(optimizer_num_states(o), p.momentum > 0);
+	ck_assert(p.momentum > 0 ? optimizer_state(o, 0, 0) != NULL : optimizer_state(o, 0, 0) == NULL);
 	tensor_free(w);
 	optimizer_free(o);
 }
@@ -429,7 +443,8 @@ START_TEST(sgd_without_momentum_moves_against_the_decayed_gradient_and_keeps_no_
 		double want = w0[i] - 0.1 * (0.5 * g0[i] + 0.01 * w0[i]);
 		ck_assert_double_eq_tol(tensor_f32(w)[i], want, 1e-6);
 	}
-	ck_assert_ptr_null(optimizer_state(o, 0));
+	ck_assert_ptr_null(optimizer_state(o, 0, 0));
+	ck_assert_int_eq(optimizer_num_states(o), 0);
 	tensor_free(w);
 	tensor_free(g);
 	optimizer_free(o);
@@ -498,10 +513,10 @@ START_TEST(momentum_accumulates_across_updates)
 	ck_ok(optimizer_update(o, 0, w, g));
 	optimizer_step_done(o);
 	ck_assert_float_eq_tol(tensor_f32(w)[0], -1.0f, 1e-7);
-	ck_assert_float_eq_tol(tensor_f32(optimizer_state(o, 0))[0], -1.0f, 1e-7);
+	ck_assert_float_eq_tol(tensor_f32(optimizer_state(o, 0, 0))[0], -1.0f, 1e-7);
 	memcpy(g->data, g2, sizeof g2);
 	ck_ok(optimizer_update(o, 0, w, g));
-	ck_assert_float_eq_tol(tensor_f32(optimizer_state(o, 0))[0], -0.9f + 0.5f, 1e-7);
+	ck_assert_float_eq_tol(tensor_f32(optimizer_state(o, 0, 0))[0], -0.9f + 0.5f, 1e-7);
 	ck_assert_float_eq_tol(tensor_f32(w)[0], -1.0f - 0.4f, 1e-7);
 	tensor_free(w);
 	tensor_free(g);
@@ -558,9 +573,9 @@ START_TEST(a_resumed_optimizer_continues_exactly_from_its_saved_state)
 	}
 	wb = vec(N, NULL);
 	tensor_copy(wb, wa);
-	ck_ok(optimizer_set_state(b, 0, optimizer_state(a, 0)));
+	ck_ok(optimizer_set_state(b, 0, 0, optimizer_state(a, 0, 0)));
 	optimizer_set_num_update(b, optimizer_num_update(a));
-	ck_assert_ptr_ne(optimizer_state(b, 0), optimizer_state(a, 0));
+	ck_assert_ptr_ne(optimizer_state(b, 0, 0), optimizer_state(a, 0, 0));
 	ck_assert_float_eq(optimizer_current_lr(b), optimizer_current_lr(a));
 	ck_assert_float_eq(optimizer_current_lr(b), 0.05f); /* update 4: (4 - 1) / 2 = one decay */
 	for (int k = 0; k < 2; k++) {
@@ -584,6 +599,14 @@ START_TEST(an_update_with_a_gradient_of_another_size_is_a_shape_error)
 	struct optimizer *o = optimizer_create(&p, 1, 1, 0);
 	struct mx_tensor *w = vec(4, NULL), *g = vec(5, NULL);
 	expect_error(optimizer_update(o, 0, w, g), MX_ERR_SHAPE, "parameter 0: weight (4) and gradient (5) differ");
+	optimizer_free(o);
+	/* a restored state that does not fit the weight */
+	p.optimizer = OPT_ADAM;
+	o = optimizer_create(&p, 1, 1, 0);
+	ck_ok(optimizer_set_state(o, 0, 1, g));
+	expect_error(optimizer_update(o, 0, w, w), MX_ERR_SHAPE, "parameter 0: weight (4) does not match its state (5)");
+	expect_error(optimizer_set_state(o, 1, 0, g), MX_ERR_INVALID, "state for parameter 1, but there are 1");
+	expect_error(optimizer_set_state(o, 0, 2, g), MX_ERR_INVALID, "state 2 for parameter 0, but adam keeps 2 states");
 	tensor_free(w);
 	tensor_free(g);
 	optimizer_free(o);
@@ -612,6 +635,432 @@ START_TEST(a_784x256_momentum_update_takes_microseconds)
 	printf("sgd momentum update of 256x784: %.1f us\n", us);
 	/* ~2.4 MB of traffic: tens of microseconds; a scalar or strided loop is several times that */
 	ck_assert_double_lt(us, 1000);
+	tensor_free(w);
+	tensor_free(g);
+	optimizer_free(o);
+}
+END_TEST
+
+/* ---- NAG, Adam, RMSProp, AdaGrad ---- */
+
+static int kind_of_case(const char *name)
+{
+	static const struct {
+		const char *prefix;
+		int kind;
+	} kinds[] = {{"nag_", OPT_NAG}, {"adam_", OPT_ADAM}, {"rmsprop_", OPT_RMSPROP}, {"adagrad_", OPT_ADAGRAD}};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (!strncmp(name, kinds[i].prefix, strlen(kinds[i].prefix)))
+			return kinds[i].kind;
+	ck_abort_msg("no optimizer for case %s", name);
+	return -1;
+}
+
+/* The solver settings of an optim.txt case (layout in make_solver_fixtures.py). */
+static struct solver_param optim_case_params(const struct fixture_array *cfg, int kind)
+{
+	struct solver_param p = defaults();
+	const float *v = cfg->v, *x = cfg->v + 9;
+	p.optimizer = kind;
+	p.lr = v[0];
+	p.wd = v[1];
+	p.rescale_grad = v[2];
+	p.clip_gradient = v[3];
+	if (v[7] > 0) {
+		p.lr_scheduler = LR_FACTOR;
+		p.lr_step = (int)v[7];
+		p.lr_factor = v[8];
+	}
+	switch (kind) {
+	case OPT_NAG:
+		p.momentum = x[0];
+		break;
+	case OPT_ADAM:
+		p.beta1 = x[0];
+		p.beta2 = x[1];
+		p.epsilon = x[2];
+		break;
+	case OPT_RMSPROP:
+		p.gamma1 = x[0];
+		p.gamma2 = x[1];
+		p.epsilon = x[2];
+		p.centered = x[3] != 0;
+		p.clip_weights = x[4];
+		break;
+	case OPT_ADAGRAD:
+		p.eps = x[0];
+		break;
+	}
+	return p;
+}
+
+/* Runs one optim.txt case and compares weights and every state with MXNet's after each
+ * update, bit for bit. */
+static void run_optim_case(const struct fixture *fx, const char *name)
+{
+	char key[96], label[128];
+	const struct fixture_array *cfg, *w0;
+	struct solver_param p;
+	struct optimizer *o;
+	struct mx_tensor *w;
+	int steps, n_states = 0;
+	snprintf(key, sizeof key, "%s.config", name);
+	cfg = fixture_get(fx, key);
+	snprintf(key, sizeof key, "%s.w0", name);
+	w0 = fixture_get(fx, key);
+	ck_assert_msg(cfg && w0, "fixture case %s missing", name);
+	p = optim_case_params(cfg, kind_of_case(name));
+	steps = (int)cfg->v[6];
+	o = optimizer_create(&p, 1, 1000, 0);
+	ck_assert_msg(o != NULL, "%s: %s", name, mx_error_message());
+	optimizer_set_mult(o, 0, cfg->v[4], cfg->v[5]);
+	for (;; n_states++) {
+		snprintf(key, sizeof key, "%s.s%d.1", name, n_states);
+		if (!fixture_get(fx, key))
+			break;
+	}
+	ck_assert_msg(optimizer_num_states(o) == n_states, "%s: %d states, MXNet has %d", name,
+		      optimizer_num_states(o), n_states);
+	w = vec(shape_size(&w0->shape), w0->v);
+	for (int k = 1; k <= steps; k++) {
+		const struct fixture_array *gk, *wk;
+		struct mx_tensor *g;
+		snprintf(key, sizeof key, "%s.g%d", name, k);
+		gk = fixture_get(fx, key);
+		snprintf(key, sizeof key, "%s.w%d", name, k);
+		wk = fixture_get(fx, key);
+		g = vec(shape_size(&gk->shape), gk->v);
+		ck_ok(optimizer_update(o, 0, w, g));
+		optimizer_step_done(o);
+		snprintf(label, sizeof label, "%s weight after update %d", name, k);
+		check_close(label, tensor_f32(w), wk->v, shape_size(&wk->shape), 0, 0);
+		for (int j = 0; j < n_states; j++) {
+			const struct fixture_array *sk;
+			snprintf(key, sizeof key, "%s.s%d.%d", name, j, k);
+			sk = fixture_get(fx, key);
+			snprintf(label, sizeof label, "%s state %d after update %d", name, j, k);
+			check_close(label, tensor_f32(optimizer_state(o, 0, j)), sk->v, shape_size(&sk->shape), 0, 0);
+		}
+		tensor_free(g);
+	}
+	tensor_free(w);
+	optimizer_free(o);
+}
+
+static const char *const optim_cases[] = {
+	"nag_momentum", "nag_wd_clip", "nag_plain", "nag_plain_clip", "nag_mult",
+	"adam_default", "adam_wd_clip", "adam_betas", "adam_mult", "adam_factor",
+	"rmsprop_default", "rmsprop_wd_clip", "rmsprop_centered", "rmsprop_centered_clip",
+	"adagrad_default", "adagrad_wd_clip",
+};
+
+START_TEST(each_optimizer_matches_mxnet_bit_for_bit_step_by_step)
+{
+	struct fixture *fx = fixture_load("optim.txt");
+	run_optim_case(fx, optim_cases[_i]);
+	fixture_free(fx);
+}
+END_TEST
+
+START_TEST(lr_zero_means_the_optimizers_own_default_rate)
+{
+	static const struct {
+		int kind;
+		float lr;
+	} cases[] = {{OPT_SGD, 0.01f}, {OPT_NAG, 0.01f}, {OPT_ADAM, 0.001f}, {OPT_RMSPROP, 0.001f},
+		     {OPT_ADAGRAD, 0.01f}};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct solver_param p = defaults();
+		struct optimizer *o;
+		p.optimizer = cases[c].kind;
+		o = optimizer_create(&p, 1, 1, 0);
+		ck_assert_ptr_nonnull(o);
+		ck_assert_float_eq(optimizer_current_lr(o), cases[c].lr);
+		optimizer_free(o);
+	}
+}
+END_TEST
+
+START_TEST(optimizer_names_parse_and_a_misspelling_gets_a_suggestion)
+{
+	static const char *const names[] = {"sgd", "nag", "adam", "rmsprop", "adagrad"};
+	struct solver_param p = defaults();
+	for (int k = 0; k < 5; k++) {
+		struct optimizer *o;
+		ck_ok(param_set(solver_params, &p, "optimizer", names[k]));
+		ck_assert_int_eq(p.optimizer, k);
+		o = optimizer_create(&p, 1, 1, 0);
+		ck_assert_str_eq(optimizer_name(o), names[k]);
+		optimizer_free(o);
+	}
+	expect_error(param_set(solver_params, &p, "optimizer", "adma"), MX_ERR_INVALID, "(did you mean \"adam\"?)");
+	ck_ok(param_set(solver_params, &p, "centered", "true"));
+	ck_assert_int_eq(p.centered, 1);
+	ck_ok(param_set(solver_params, &p, "epsilon", "1e-6"));
+	ck_assert_float_eq(p.epsilon, 1e-6f);
+	expect_error(param_set(solver_params, &p, "beta1", "1.5"), MX_ERR_INVALID, "beta1 = 1.5 is out of range [0, 1]");
+	expect_error(param_set(solver_params, &p, "gamma1", "-0.1"), MX_ERR_INVALID, "gamma1 = -0.1 is out of range");
+	expect_error(param_set(solver_params, &p, "epsilon", "-1"), MX_ERR_INVALID, "epsilon = -1 is out of range");
+	expect_error(param_set(solver_params, &p, "beta", "0.9"), MX_ERR_INVALID, "unknown key \"beta\"");
+}
+END_TEST
+
+START_TEST(a_setting_of_another_optimizer_is_refused_naming_the_key)
+{
+	static const struct {
+		int kind;
+		const char *key, *value, *message;
+	} cases[] = {
+		{OPT_SGD, "beta1", "0.8", "solver: beta1 is set, but it is a setting of adam and optimizer = sgd"},
+		{OPT_ADAM, "momentum", "0.9", "momentum is set, but it is a setting of sgd and nag and optimizer = adam"},
+		{OPT_ADAGRAD, "epsilon", "1e-6", "epsilon is set, but it is a setting of adam and rmsprop (adagrad's is "
+						 "eps) and optimizer = adagrad"},
+		{OPT_ADAM, "eps", "1e-6", "eps is set, but it is a setting of adagrad (adam's and rmsprop's is epsilon)"},
+		{OPT_NAG, "centered", "true", "centered is set, but it is a setting of rmsprop and optimizer = nag"},
+		{OPT_ADAM, "clip_weights", "1", "clip_weights is set, but it is a setting of rmsprop"},
+		{OPT_SGD, "gamma2", "0.5", "gamma2 is set, but it is a setting of rmsprop"},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct solver_param p = defaults();
+		p.optimizer = cases[c].kind;
+		ck_ok(param_set(solver_params, &p, cases[c].key, cases[c].value));
+		ck_assert_ptr_null(optimizer_create(&p, 1, 1, 0));
+		expect_error(MX_ERR_INVALID, MX_ERR_INVALID, cases[c].message);
+	}
+	{
+		struct solver_param p = defaults();
+		p.optimizer = OPT_ADAM;
+		p.beta1 = 1.0f;
+		ck_assert_ptr_null(optimizer_create(&p, 1, 1, 0));
+		expect_error(MX_ERR_INVALID, MX_ERR_INVALID, "beta1 = 1: Adam's bias correction divides by 1 - beta1^t");
+	}
+}
+END_TEST
+
+/* A run of one parameter for 3 updates, its state copied through the API into a fresh
+ * optimizer, then 3 more updates on each: the two must agree bit for bit. */
+static void check_resume_bit_exact(struct solver_param p, int want_states)
+{
+	enum { N = 45 };
+	float w0[N], g0[N];
+	struct optimizer *a, *b;
+	struct mx_tensor *wa, *wb, *g;
+	for (int i = 0; i < N; i++) {
+		w0[i] = sinf(i);
+		g0[i] = cosf(3 * i);
+	}
+	a = optimizer_create(&p, 2, 10, 0);
+	b = optimizer_create(&p, 2, 10, 0);
+	ck_assert_msg(a && b, "%s", mx_error_message());
+	ck_assert_int_eq(optimizer_num_states(a), want_states);
+	optimizer_set_mult(a, 1, 0.5f, 0.0f);
+	optimizer_set_mult(b, 1, 0.5f, 0.0f);
+	wa = vec(N, w0);
+	g = vec(N, g0);
+	for (int k = 0; k < 3; k++) {
+		ck_ok(optimizer_update(a, 1, wa, g));
+		optimizer_step_done(a);
+		tensor_f32(g)[k] += 0.5f;
+	}
+	wb = vec(N, NULL);
+	tensor_copy(wb, wa);
+	for (int k = 0; k < want_states; k++) {
+		ck_assert_ptr_nonnull(optimizer_state(a, 1, k));
+		ck_assert_ptr_null(optimizer_state(a, 0, k)); /* never updated */
+		ck_ok(optimizer_set_state(b, 1, k, optimizer_state(a, 1, k)));
+		ck_assert_ptr_ne(optimizer_state(b, 1, k), optimizer_state(a, 1, k));
+	}
+	ck_assert_ptr_null(optimizer_state(a, 1, want_states));
+	expect_error(optimizer_set_state(b, 1, want_states, optimizer_state(a, 1, 0)), MX_ERR_INVALID,
+		     "keeps");
+	optimizer_set_num_update(b, optimizer_num_update(a));
+	ck_assert_float_eq(optimizer_current_lr(b), optimizer_current_lr(a));
+	for (int k = 0; k < 3; k++) {
+		ck_ok(optimizer_update(a, 1, wa, g));
+		ck_ok(optimizer_update(b, 1, wb, g));
+		optimizer_step_done(a);
+		optimizer_step_done(b);
+	}
+	ck_assert_msg(!memcmp(wa->data, wb->data, N * sizeof(float)), "%s: resumed weights differ",
+		      optimizer_name(a));
+	for (int k = 0; k < want_states; k++)
+		ck_assert(!memcmp(optimizer_state(a, 1, k)->data, optimizer_state(b, 1, k)->data, N * sizeof(float)));
+	tensor_free(wa);
+	tensor_free(wb);
+	tensor_free(g);
+	optimizer_free(a);
+	optimizer_free(b);
+}
+
+START_TEST(every_optimizer_resumes_bit_exactly_from_its_saved_states)
+{
+	struct solver_param p = defaults();
+	p.wd = 0.01f;
+	p.clip_gradient = 0.4f;
+	p.lr_scheduler = LR_COSINE;
+	p.lr_max_update = 20;
+	p.warmup_steps = 2;
+	p.optimizer = OPT_ADAM;
+	check_resume_bit_exact(p, 2); /* Adam's t must continue too */
+	p.optimizer = OPT_RMSPROP;
+	p.centered = 1;
+	p.clip_weights = 2;
+	check_resume_bit_exact(p, 3);
+	p.centered = 0;
+	check_resume_bit_exact(p, 1);
+	p.centered = 0;
+	p.clip_weights = -1;
+	p.optimizer = OPT_ADAGRAD;
+	check_resume_bit_exact(p, 1);
+	p.optimizer = OPT_NAG;
+	p.momentum = 0.9f;
+	check_resume_bit_exact(p, 1);
+	p.momentum = 0;
+	check_resume_bit_exact(p, 0);
+}
+END_TEST
+
+/* A checkpoint of a one-layer network: data -> fc1 (4 of 6) -> SoftmaxOutput. */
+struct tiny_net {
+	struct graph *g;
+	struct engine *e;
+	struct executor *ex;
+	struct mx_rng rng;
+};
+
+static void tiny_net_bind(struct tiny_net *t)
+{
+	const char *keys[1] = {"num_hidden"}, *values[1] = {"4"};
+	const char *names[2] = {"data", "softmax_label"};
+	struct mx_shape shapes[2] = {shape_make(2, 2L, 6L), shape_make(1, 2L)};
+	int x, fc, sm;
+	t->g = graph_new();
+	x = graph_add_variable(t->g, "data", NODE_DATA);
+	fc = graph_add_op(t->g, op_find("FullyConnected"), "fc1", keys, values, 1, &(struct graph_entry){x, 0}, 1,
+			  "t.conf:1");
+	ck_assert_msg(fc >= 0, "%s", mx_error_message());
+	sm = graph_add_op(t->g, op_find("SoftmaxOutput"), "softmax", NULL, NULL, 0, &(struct graph_entry){fc, 0}, 1,
+			  "t.conf:2");
+	ck_assert_msg(sm >= 0, "%s", mx_error_message());
+	ck_ok(graph_set_heads(t->g, &(struct graph_entry){sm, 0}, 1));
+	t->e = engine_create(ENGINE_NAIVE, 1);
+	rng_seed(&t->rng, 3);
+	ck_ok(executor_bind(t->g, t->e, MX_CPU, names, shapes, 2, 0, NULL, &t->rng, &t->ex));
+}
+
+static void tiny_net_free(struct tiny_net *t)
+{
+	executor_free(t->ex);
+	engine_free(t->e);
+	graph_free(t->g);
+}
+
+/* Updates fc1_weight and fc1_bias (arguments 0 and 1 in list order) once. */
+static void tiny_net_update(struct tiny_net *t, struct optimizer *o, float shift)
+{
+	static const char *const params[2] = {"fc1_weight", "fc1_bias"};
+	for (int i = 0; i < 2; i++) {
+		struct mx_tensor *w = executor_var(t->ex, params[i]), *g = tensor_new(&w->shape, MX_F32, MX_CPU);
+		for (int64_t j = 0; j < shape_size(&w->shape); j++)
+			tensor_f32(g)[j] = sinf((float)j + shift) + 0.25f * i;
+		ck_ok(optimizer_update(o, i, w, g));
+		tensor_free(g);
+	}
+	optimizer_step_done(o);
+}
+
+START_TEST(adam_states_go_through_a_checkpoint_file_and_resume_bit_exactly)
+{
+	char dir[] = "/tmp/check_solver_XXXXXX", path[1200];
+	struct tiny_net a, b;
+	struct solver_param p = defaults();
+	struct optimizer *oa, *ob, *other;
+	struct mx_rng rng_back;
+	int n_args, epoch = 0;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tiny_net_bind(&a);
+	tiny_net_bind(&b);
+	n_args = graph_list_vars(a.g, NODE_ARG, NULL, 0);
+	ck_assert_int_eq(n_args, 2); /* fc1_weight, fc1_bias */
+	p.optimizer = OPT_ADAM;
+	p.lr = 0.05f;
+	p.wd = 0.001f;
+	oa = optimizer_create(&p, n_args, 2, 0);
+	ob = optimizer_create(&p, n_args, 2, 0);
+	for (int k = 0; k < 3; k++)
+		tiny_net_update(&a, oa, (float)k);
+	ck_ok(checkpoint_save(dir, "t", 1, a.g, a.ex, oa, &a.rng));
+	checkpoint_path(path, sizeof path, dir, "t", 1, "params");
+	ck_ok(checkpoint_load_params(path, b.g, b.ex));
+	checkpoint_path(path, sizeof path, dir, "t", 1, "states");
+	ck_ok(checkpoint_load_states(path, b.g, ob, &rng_back, &epoch));
+	ck_assert_int_eq(epoch, 1);
+	ck_assert_int_eq(optimizer_num_update(ob), 3);
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < 2; k++) {
+			struct mx_tensor *sa = optimizer_state(oa, i, k), *sb = optimizer_state(ob, i, k);
+			ck_assert_ptr_nonnull(sb);
+			ck_assert(!memcmp(sa->data, sb->data, tensor_bytes(sa)));
+		}
+	for (int k = 3; k < 6; k++) {
+		tiny_net_update(&a, oa, (float)k);
+		tiny_net_update(&b, ob, (float)k);
+	}
+	ck_assert(!memcmp(executor_var(a.ex, "fc1_weight")->data, executor_var(b.ex, "fc1_weight")->data,
+			  tensor_bytes(executor_var(a.ex, "fc1_weight"))));
+	ck_assert(!memcmp(executor_var(a.ex, "fc1_bias")->data, executor_var(b.ex, "fc1_bias")->data,
+			  tensor_bytes(executor_var(a.ex, "fc1_bias"))));
+
+	/* the same states offered to optimizers that keep other ones */
+	p = defaults();
+	p.momentum = 0.9f;
+	other = optimizer_create(&p, n_args, 2, 0);
+	expect_error(checkpoint_load_states(path, b.g, other, &rng_back, &epoch), MX_ERR_FORMAT,
+		     "\"state1:fc1_weight\" is optimizer state 1, but sgd keeps 1 per parameter");
+	optimizer_free(other);
+	p = defaults();
+	p.optimizer = OPT_RMSPROP;
+	p.centered = 1;
+	other = optimizer_create(&p, n_args, 2, 0);
+	expect_error(checkpoint_load_states(path, b.g, other, &rng_back, &epoch), MX_ERR_FORMAT,
+		     "parameter fc1_weight has 2 of the 3 optimizer states rmsprop keeps");
+	optimizer_free(other);
+
+	optimizer_free(oa);
+	optimizer_free(ob);
+	tiny_net_free(&a);
+	tiny_net_free(&b);
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
+START_TEST(a_784x256_adam_update_is_fast_enough)
+{
+	struct solver_param p = defaults();
+	struct mx_shape s = shape_make(2, 256L, 784L);
+	struct mx_tensor *w = tensor_new(&s, MX_F32, MX_CPU), *g = tensor_new(&s, MX_F32, MX_CPU);
+	struct optimizer *o;
+	struct timespec t0, t1;
+	double us;
+	enum { REPS = 50 };
+	p.optimizer = OPT_ADAM;
+	p.wd = 0.0001f;
+	o = optimizer_create(&p, 1, 100, 0);
+	tensor_fill(g, 0.5f);
+	ck_ok(optimizer_update(o, 0, w, g));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int k = 0; k < REPS; k++)
+		ck_ok(optimizer_update(o, 0, w, g));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / REPS;
+	printf("adam update of 256x784: %.1f us\n", us);
+	/* scalar square roots and divisions: about 0.7 ms on an idle core; the bound leaves
+	 * room for a loaded machine */
+	ck_assert_double_lt(us, 20000);
 	tensor_free(w);
 	tensor_free(g);
 	optimizer_free(o);
@@ -689,6 +1138,159 @@ START_TEST(bad_schedules_are_refused_when_the_optimizer_is_made)
 	ck_ok(param_set(solver_params, &p, "lr_step_epochs", "(5)"));
 	ck_assert_ptr_null(optimizer_create(&p, 1, 1, 10));
 	expect_error(MX_ERR_INVALID, MX_ERR_INVALID, "lr_step_epochs is set but lr_scheduler = none");
+}
+END_TEST
+
+/* The .sched cases: warmup, poly, cosine, and the step schedulers with warmup. */
+START_TEST(warmup_poly_and_cosine_schedules_match_mxnet_at_each_update)
+{
+	static const char *const cases[] = {"factor_warm", "factor_warm_const", "none_warm", "multi_warm", "poly_a",
+					    "poly_warm", "cos_a", "cos_warm", "cos_warm_const", "cos_long"};
+	static const int kinds[] = {LR_NONE, LR_FACTOR, LR_MULTIFACTOR, LR_POLY, LR_COSINE};
+	struct fixture *fx = fixture_load("lr_sched.txt");
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		char key[64];
+		const struct fixture_array *cfg, *lr;
+		struct solver_param p = defaults();
+		const float *x;
+		snprintf(key, sizeof key, "%s.sched", cases[c]);
+		cfg = fixture_get(fx, key);
+		snprintf(key, sizeof key, "%s.lr", cases[c]);
+		lr = fixture_get(fx, key);
+		ck_assert_msg(cfg && lr, "fixture case %s missing", cases[c]);
+		x = cfg->v + 5;
+		p.lr_scheduler = kinds[(int)cfg->v[0]];
+		p.lr = cfg->v[1];
+		p.warmup_steps = (int)cfg->v[2];
+		p.warmup_begin_lr = cfg->v[3];
+		p.warmup_mode = cfg->v[4] ? WARMUP_CONSTANT : WARMUP_LINEAR;
+		switch (p.lr_scheduler) {
+		case LR_FACTOR:
+			p.lr_step = (int)x[0];
+			p.lr_factor = x[1];
+			break;
+		case LR_MULTIFACTOR:
+			p.lr_factor = x[0];
+			p.lr_steps.ndim = (int)shape_size(&cfg->shape) - 6;
+			for (int i = 0; i < p.lr_steps.ndim; i++)
+				p.lr_steps.dim[i] = (int64_t)x[1 + i];
+			break;
+		case LR_POLY:
+			p.lr_max_update = (int)x[0];
+			p.lr_pwr = x[1];
+			p.final_lr = x[2];
+			break;
+		case LR_COSINE:
+			p.lr_max_update = (int)x[0];
+			p.final_lr = x[1];
+			break;
+		}
+		{
+			struct optimizer *o = optimizer_create(&p, 1, 1, 0);
+			ck_assert_msg(o != NULL, "%s: %s", cases[c], mx_error_message());
+			optimizer_free(o);
+		}
+		for (int64_t n = 0; n < shape_size(&lr->shape); n++) {
+			float got = lr_schedule_at(&p, n, 0);
+			ck_assert_msg(got == lr->v[n], "%s at update %lld: got %.9g, MXNet %.9g", cases[c], (long long)n,
+				      got, lr->v[n]);
+		}
+	}
+	fixture_free(fx);
+}
+END_TEST
+
+START_TEST(lr_max_update_zero_means_the_whole_run)
+{
+	struct solver_param p = defaults();
+	p.lr = 0.2f;
+	p.final_lr = 0.02f;
+	p.num_epoch = 4;
+	p.lr_scheduler = LR_COSINE;
+	/* 4 epochs of 5 batches: 20 updates; halfway the rate is the mean of the two */
+	ck_assert_float_eq(lr_schedule_at(&p, 0, 5), 0.2f);
+	ck_assert_float_eq_tol(lr_schedule_at(&p, 10, 5), 0.11f, 1e-7);
+	ck_assert_float_eq(lr_schedule_at(&p, 20, 5), 0.02f);
+	ck_assert_float_eq(lr_schedule_at(&p, 21, 5), 0.02f);
+	p.lr_scheduler = LR_POLY;
+	p.lr_pwr = 1;
+	ck_assert_float_eq_tol(lr_schedule_at(&p, 5, 5), 0.2f - 0.18f / 4, 1e-7);
+	ck_assert_float_eq(lr_schedule_at(&p, 400, 5), 0.02f);
+	ck_assert_ptr_null(optimizer_create(&p, 1, 1, 0));
+	expect_error(MX_ERR_INVALID, MX_ERR_INVALID,
+		     "lr_max_update = 0 means num_epoch times the batches per epoch, which is unknown here");
+}
+END_TEST
+
+START_TEST(bad_warmup_and_decay_settings_are_refused_naming_the_key)
+{
+	static const struct {
+		const char *sched, *key, *value, *key2, *value2, *message;
+	} cases[] = {
+		{"cosine", "lr_max_update", "10", "warmup_steps", "10",
+		 "lr_scheduler = cosine decays from update warmup_steps = 10 to lr_max_update = 10, which must come later"},
+		{"poly", "lr_max_update", "10", "lr_factor", "0.5", "lr_factor is set but lr_scheduler = poly"},
+		{"cosine", "lr_max_update", "10", "lr_pwr", "3", "lr_pwr is set but lr_scheduler = cosine (lr_pwr is for poly)"},
+		{"cosine", "lr_max_update", "10", "lr_step", "3", "lr_step is set but lr_scheduler = cosine"},
+		{"factor", "lr_step", "10", "final_lr", "0.001", "final_lr is set but lr_scheduler = factor"},
+		{"multifactor", "lr_steps", "(10)", "lr_max_update", "100", "lr_max_update is set but lr_scheduler = multifactor"},
+		{"multifactor", "lr_steps", "(10)", "lr_step", "5", "lr_scheduler = multifactor takes lr_steps or lr_step_epochs, not lr_step"},
+		{"none", "warmup_begin_lr", "0.001", "lr", "0.1", "warmup_begin_lr is set but warmup_steps = 0"},
+		{"none", "warmup_mode", "constant", "lr", "0.1", "warmup_mode is set but warmup_steps = 0"},
+		{"factor", "lr_step", "10", "warmup_steps", "5", NULL}, /* fine: warmup from 0 */
+		{"none", "warmup_steps", "5", "warmup_begin_lr", "0.5",
+		 "warmup_begin_lr = 0.5 is above the base lr 0.01 (warmup goes up to lr)"},
+		{"none", "lr_factor", "0.5", "lr", "0.1", "lr_factor is set but lr_scheduler = none"},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct solver_param p = defaults();
+		struct optimizer *o;
+		ck_ok(param_set(solver_params, &p, "lr_scheduler", cases[c].sched));
+		ck_ok(param_set(solver_params, &p, cases[c].key, cases[c].value));
+		ck_ok(param_set(solver_params, &p, cases[c].key2, cases[c].value2));
+		o = optimizer_create(&p, 1, 1, 10);
+		if (!cases[c].message) {
+			ck_assert_msg(o != NULL, "case %zu: %s", c, mx_error_message());
+			optimizer_free(o);
+			continue;
+		}
+		ck_assert_msg(o == NULL, "case %zu was accepted", c);
+		expect_error(MX_ERR_INVALID, MX_ERR_INVALID, cases[c].message);
+	}
+	{
+		struct solver_param p = defaults();
+		expect_error(param_set(solver_params, &p, "lr_scheduler", "cosin"), MX_ERR_INVALID,
+			     "(did you mean \"cosine\"?)");
+		expect_error(param_set(solver_params, &p, "warmup_mode", "linaer"), MX_ERR_INVALID,
+			     "(did you mean \"linear\"?)");
+		expect_error(param_set(solver_params, &p, "warmup_steps", "-1"), MX_ERR_INVALID,
+			     "warmup_steps = -1 is out of range");
+	}
+}
+END_TEST
+
+START_TEST(warmup_ramps_the_rate_an_optimizer_uses)
+{
+	const float w0[1] = {0.0f}, g0[1] = {1.0f};
+	struct solver_param p = defaults();
+	struct optimizer *o;
+	struct mx_tensor *w = vec(1, w0), *g = vec(1, g0);
+	p.lr = 0.4f;
+	p.rescale_grad = 1.0f;
+	p.warmup_steps = 4;
+	p.warmup_begin_lr = 0.0f;
+	o = optimizer_create(&p, 1, 1, 0);
+	/* updates 1, 2, 3 at 0.1, 0.2, 0.3, then 0.4 for good */
+	for (int k = 1; k <= 5; k++) {
+		float before = tensor_f32(w)[0];
+		ck_assert_float_eq_tol(optimizer_current_lr(o), k < 4 ? 0.1f * k : 0.4f, 1e-7);
+		ck_ok(optimizer_update(o, 0, w, g));
+		optimizer_step_done(o);
+		ck_assert_float_eq_tol(before - tensor_f32(w)[0], k < 4 ? 0.1f * k : 0.4f, 1e-6);
+	}
+	tensor_free(w);
+	tensor_free(g);
+	optimizer_free(o);
 }
 END_TEST
 
@@ -782,7 +1384,8 @@ int main(void)
 {
 	Suite *s = suite_create("solver");
 	TCase *params = tcase_create("params"), *init = tcase_create("initializer"),
-	      *sgd = tcase_create("sgd"), *sched = tcase_create("lr_schedule"), *metric = tcase_create("metric");
+	      *sgd = tcase_create("sgd"), *optim = tcase_create("optimizers"), *sched = tcase_create("lr_schedule"),
+	      *metric = tcase_create("metric");
 	tcase_add_test(params, solver_defaults_are_mxnet_sgd_defaults);
 	tcase_add_test(params, every_solver_and_model_key_has_a_default_and_help);
 	tcase_add_test(params, solver_keys_parse_and_bad_values_name_the_key);
@@ -802,7 +1405,19 @@ int main(void)
 	tcase_add_test(sgd, a_resumed_optimizer_continues_exactly_from_its_saved_state);
 	tcase_add_test(sgd, an_update_with_a_gradient_of_another_size_is_a_shape_error);
 	tcase_add_test(sgd, a_784x256_momentum_update_takes_microseconds);
+	tcase_add_loop_test(optim, each_optimizer_matches_mxnet_bit_for_bit_step_by_step, 0,
+			    sizeof optim_cases / sizeof optim_cases[0]);
+	tcase_add_test(optim, lr_zero_means_the_optimizers_own_default_rate);
+	tcase_add_test(optim, optimizer_names_parse_and_a_misspelling_gets_a_suggestion);
+	tcase_add_test(optim, a_setting_of_another_optimizer_is_refused_naming_the_key);
+	tcase_add_test(optim, every_optimizer_resumes_bit_exactly_from_its_saved_states);
+	tcase_add_test(optim, adam_states_go_through_a_checkpoint_file_and_resume_bit_exactly);
+	tcase_add_test(optim, a_784x256_adam_update_is_fast_enough);
 	tcase_add_test(sched, lr_schedules_match_mxnet_schedulers_at_each_update);
+	tcase_add_test(sched, warmup_poly_and_cosine_schedules_match_mxnet_at_each_update);
+	tcase_add_test(sched, lr_max_update_zero_means_the_whole_run);
+	tcase_add_test(sched, bad_warmup_and_decay_settings_are_refused_naming_the_key);
+	tcase_add_test(sched, warmup_ramps_the_rate_an_optimizer_uses);
 	tcase_add_test(sched, lr_step_epochs_become_update_counts);
 	tcase_add_test(sched, bad_schedules_are_refused_when_the_optimizer_is_made);
 	tcase_add_test(metric, metrics_match_mxnet_over_padded_batches);
@@ -811,6 +1426,7 @@ int main(void)
 	suite_add_tcase(s, params);
 	suite_add_tcase(s, init);
 	suite_add_tcase(s, sgd);
+	suite_add_tcase(s, optim);
 	suite_add_tcase(s, sched);
 	suite_add_tcase(s, metric);
 	return run_suite(s);

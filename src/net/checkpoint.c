@@ -101,15 +101,21 @@ int checkpoint_save(const char *dir, const char *prefix, int epoch, const struct
 		    (rc = ndarray_list_add(l, "meta:rng", int64_array(r, 4))))
 			goto done;
 	}
+	/* optimizer state j of a parameter: "state:<name>" for j = 0, "state<j>:<name>" after */
 	for (int i = 0, k = 0; i < g->n_forward; i++) {
 		const struct graph_node *n = &g->nodes[i];
-		struct mx_tensor *s;
 		if (n->kind != NODE_ARG)
 			continue;
-		s = optimizer_state(opt, k++);
-		snprintf(name, sizeof name, "state:%s", n->name);
-		if (s && (rc = add_copy(l, name, s)))
-			goto done;
+		for (int j = 0; j < optimizer_num_states(opt); j++) {
+			struct mx_tensor *s = optimizer_state(opt, k, j);
+			if (j)
+				snprintf(name, sizeof name, "state%d:%s", j, n->name);
+			else
+				snprintf(name, sizeof name, "state:%s", n->name);
+			if (s && (rc = add_copy(l, name, s)))
+				goto done;
+		}
+		k++;
 	}
 	checkpoint_path(path, sizeof path, dir, prefix, epoch, "states");
 	rc = ndarray_list_save(path, l);
@@ -179,15 +185,37 @@ int checkpoint_load_states(const char *path, const struct graph *g, struct optim
 	if ((rc = read_meta(path, l, "meta:epoch", 1, &e)) || (rc = read_meta(path, l, "meta:num_update", 1, &nu)) ||
 	    (rc = read_meta(path, l, "meta:rng", 4, r)))
 		goto done;
+	/* A parameter has all of the optimizer's states or none (saved before its first
+	 * update); a state the optimizer does not keep means another optimizer saved them. */
 	for (int i = 0, idx = 0; i < g->n_forward; i++) {
 		const struct graph_node *n = &g->nodes[i];
-		int k;
+		int n_states = optimizer_num_states(opt), found = 0;
 		if (n->kind != NODE_ARG)
 			continue;
-		snprintf(name, sizeof name, "state:%s", n->name);
-		k = ndarray_list_find(l, name);
-		if (k >= 0 && (rc = optimizer_set_state(opt, idx, l->arrays[k]))) {
-			mx_error_prefix(rc, "%s: %s", path, name);
+		for (int j = 0; j < OPTIMIZER_MAX_STATES; j++) {
+			int k;
+			if (j)
+				snprintf(name, sizeof name, "state%d:%s", j, n->name);
+			else
+				snprintf(name, sizeof name, "state:%s", n->name);
+			if ((k = ndarray_list_find(l, name)) < 0)
+				continue;
+			if (j >= n_states) {
+				rc = mx_error(MX_ERR_FORMAT, "%s: \"%s\" is optimizer state %d, but %s keeps %d per "
+					      "parameter (were these states saved with another optimizer?)", path, name, j,
+					      optimizer_name(opt), n_states);
+				goto done;
+			}
+			if ((rc = optimizer_set_state(opt, idx, j, l->arrays[k]))) {
+				mx_error_prefix(rc, "%s: %s", path, name);
+				goto done;
+			}
+			found++;
+		}
+		if (found && found != n_states) {
+			rc = mx_error(MX_ERR_FORMAT, "%s: parameter %s has %d of the %d optimizer states %s keeps "
+				      "(were these states saved with another optimizer?)", path, n->name, found, n_states,
+				      optimizer_name(opt));
 			goto done;
 		}
 		idx++;

@@ -289,12 +289,35 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 		goto done;
 	}
 	for (int i = 0; i < r.n_args; i++) {
-		const char *name = r.g->nodes[r.arg_nodes[i]].name;
+		const struct graph_node *var = &r.g->nodes[r.arg_nodes[i]];
+		const char *name = var->name;
 		size_t len = strlen(name);
+		/* As MXNet's optimizers: the variable's __lr_mult__ (default 1) and __wd_mult__,
+		 * whose default is no weight decay on anything but weights and BN gammas. */
+		float mult[2] = {1.0f, (len > 7 && !strcmp(name + len - 7, "_weight")) ||
+				       (len > 6 && !strcmp(name + len - 6, "_gamma")) ? 1.0f : 0.0f};
 		r.updates[i] = (struct update_task){r.opt, i, executor_var(r.train_ex, name), executor_grad(r.train_ex, name)};
-		/* As MXNet's optimizers: no weight decay on anything but weights and BN gammas. */
-		if (!(len > 7 && !strcmp(name + len - 7, "_weight")) && !(len > 6 && !strcmp(name + len - 6, "_gamma")))
-			optimizer_set_mult(r.opt, i, 1.0f, 0.0f);
+		for (int a = 0; a < var->n_attrs; a++) {
+			const char *key = var->attrs[a].key, *value = var->attrs[a].value;
+			int m = !strcmp(key, "__lr_mult__") ? 0 : !strcmp(key, "__wd_mult__") ? 1 : -1;
+			char *end;
+			if (m < 0)
+				continue;
+			mult[m] = strtof(value, &end);
+			if (end == value || *end || !(mult[m] >= 0 && mult[m] < 1e30f)) {
+				/* the place: the conf line of the layer that made the variable */
+				const char *where = var->origin;
+				for (int j = 0; !where && j < r.g->n_forward; j++)
+					for (int k = 0; k < r.g->nodes[j].n_inputs; k++)
+						if (r.g->nodes[j].inputs[k].node == r.arg_nodes[i])
+							where = r.g->nodes[j].origin;
+				rc = mx_error(MX_ERR_INVALID, "%s%svariable %s: %s (%s) = \"%s\" is not a number >= 0",
+					      where ? where : "", where ? ": " : "", name, m ? "wd_mult" : "lr_mult", key,
+					      value);
+				goto done;
+			}
+		}
+		optimizer_set_mult(r.opt, i, mult[0], mult[1]);
 	}
 	if ((rc = init_params(&r)))
 		goto done;
