@@ -150,9 +150,9 @@ int graph_build_backward(struct graph *g)
 			}
 		}
 		for (int j = 0; j < n_in; j++)
-			in[n_vis + j] = (op->bw_in >> j) & 1 ? g->nodes[i].inputs[j] : (struct graph_entry){-1, 0};
+			in[n_vis + j] = op_bit(op->bw_in, j) ? g->nodes[i].inputs[j] : (struct graph_entry){-1, 0};
 		for (int j = 0; j < n_out; j++)
-			in[n_vis + n_in + j] = (op->bw_out >> j) & 1 ? (struct graph_entry){i, j}
+			in[n_vis + n_in + j] = op_bit(op->bw_out, j) ? (struct graph_entry){i, j}
 								      : (struct graph_entry){-1, 0};
 		snprintf(name, sizeof name, "_backward_%s", g->nodes[i].name);
 		bw = add_backward_node(g, op, g->nodes[i].param, name, i, in, n_vis + n_in + n_out, n_in);

@@ -168,8 +168,8 @@ int graph_add_op(struct graph *g, const struct op_desc *op, const char *name,
 		memcpy(inputs, data_inputs, n_data_inputs * sizeof *inputs);
 		for (int i = n_data_inputs; i < n_in; i++) {
 			char var[512];
-			enum node_kind kind = (op->aux_mask >> i) & 1 ? NODE_AUX
-					      : (op->label_mask >> i) & 1 ? NODE_LABEL : NODE_ARG;
+			enum node_kind kind = op_bit(op->aux_mask, i) ? NODE_AUX
+					      : op_bit(op->label_mask, i) ? NODE_LABEL : NODE_ARG;
 			int v;
 			snprintf(var, sizeof var, "%s_%s", name, in_names[i]);
 			v = graph_find(g, var);

@@ -52,6 +52,12 @@ enum op_flags {
 
 #define OP_BW_ALL 0xffffffffu  /* bw_in / bw_out: every input / output */
 
+/* Bit i of an input/output mask; OP_BW_ALL covers inputs past 31 too (Concat, add_n). */
+static inline int op_bit(unsigned mask, int i)
+{
+	return i < 32 ? (int)((mask >> i) & 1) : mask == OP_BW_ALL;
+}
+
 struct op_desc {
 	const char *name;                  /* MXNet's canonical name: "FullyConnected" */
 	const char *const *aliases;        /* .conf spellings ("fc", ...), NULL-terminated, or NULL */

@@ -507,9 +507,9 @@ struct file_node {
  * masks, data slots give data, the rest are learnable arguments. */
 static enum node_kind slot_kind(const struct op_desc *op, int j)
 {
-	if ((op->aux_mask >> j) & 1)
+	if (op_bit(op->aux_mask, j))
 		return NODE_AUX;
-	if ((op->label_mask >> j) & 1)
+	if (op_bit(op->label_mask, j))
 		return NODE_LABEL;
 	if (op->n_data_inputs < 0 || j < op->n_data_inputs)
 		return NODE_DATA;
