@@ -46,6 +46,7 @@ struct executor {
 struct node_task {
 	struct executor *ex;
 	int node;
+	int is_train;   /* the mode of the pass that pushed it (tasks may run later) */
 };
 
 void executor_free(struct executor *ex)
@@ -408,7 +409,7 @@ static int run_node_body(void *arg)
 	const struct graph_node *n = &ex->g->nodes[t->node];
 	struct mx_tensor *in[EXEC_MAX_IO], *outs[EXEC_MAX_IO];
 	enum op_req req[EXEC_MAX_IO];
-	struct op_ctx ctx = {.is_train = ex->is_train, .rng = ex->rng, .dev = ex->ctx};
+	struct op_ctx ctx = {.is_train = t->is_train, .rng = ex->rng, .dev = ex->ctx};
 	if (n->op->workspace && ex->workspace) {
 		ctx.workspace = ex->workspace->data;
 		ctx.workspace_bytes = tensor_bytes(ex->workspace);
@@ -465,6 +466,7 @@ static int push_node(struct executor *ex, int i)
 		return mx_error(MX_ERR_NOMEM, "out of memory");
 	t->ex = ex;
 	t->node = i;
+	t->is_train = ex->is_train;
 	for (int j = 0; j < n->n_inputs; j++) {
 		struct graph_entry e = n->inputs[j];
 		if (e.node >= 0)
@@ -480,7 +482,7 @@ static int push_node(struct executor *ex, int i)
 	/* Forward updates auxiliary states (BatchNorm's moving stats) in place. */
 	if (n->kind == NODE_OP)
 		for (int j = 0; j < n->n_inputs; j++)
-			if ((n->op->aux_mask >> j) & 1) {
+			if (op_bit(n->op->aux_mask, j)) {
 				for (int k = 0; k < n_reads; k++)
 					if (reads[k] == ex->vars[graph_entry_id(ex->g, n->inputs[j])])
 						reads[k] = reads[--n_reads];

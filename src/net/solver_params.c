@@ -22,6 +22,9 @@ static const char *const warmup_mode_names[] = {"linear", "constant", NULL};
 
 #define S(field) offsetof(struct solver_param, field)
 
+/* Index = enum engine_kind. */
+static const char *const engine_names[] = {"naive", "threaded", NULL};
+
 const struct param_spec solver_params[] = {
 	{"optimizer", PARAM_ENUM, S(optimizer), 0, "sgd", optimizer_names, 0, 0,
 	 "update rule, as mx.optimizer: sgd (momentum, weight decay), nag (Nesterov momentum), "
@@ -98,7 +101,13 @@ const struct param_spec solver_params[] = {
 	{"top_k", PARAM_INT, S(top_k), 0, "5", NULL, 1, 1e9, "k of top_k_accuracy"},
 	{"disp_batches", PARAM_INT, S(disp_batches), 0, "50", NULL, 0, 1e9,
 	 "print a Speed line every this many batches; 0: never"},
-	{"num_threads", PARAM_INT, S(num_threads), 0, "0", NULL, 0, 4096, "CPU worker threads; 0: all cores"},
+	{"num_threads", PARAM_INT, S(num_threads), 0, "0", NULL, 0, 4096,
+	 "threads inside each operator (OpenBLAS); 0: all cores"},
+	{"engine", PARAM_ENUM, S(engine), 0, "threaded", engine_names, 0, 0,
+	 "threaded: operators, updates and copies run as soon as their inputs are ready; naive: one at a "
+	 "time in order (debugging). MXNET_ENGINE_TYPE=NaiveEngine overrides"},
+	{"engine_threads", PARAM_INT, S(engine_threads), 0, "1", NULL, 1, 1024,
+	 "worker threads of the threaded engine (MXNET_CPU_WORKER_NTHREADS overrides)"},
 	PARAM_END,
 };
 

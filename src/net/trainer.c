@@ -66,10 +66,20 @@ struct update_task {
 	struct mx_tensor *weight, *grad;
 };
 
+/* One parameter's update: reads its gradient and the optimizer's schedule (opt_var),
+ * writes the weight (and its optimizer state, which only this task touches). */
 static int run_update(void *arg)
 {
 	struct update_task *t = arg;
 	return optimizer_update(t->opt, t->index, t->weight, t->grad);
+}
+
+/* Advances the schedule after a batch's updates: writes opt_var, so it runs after every
+ * update of this batch and before any of the next. */
+static int run_step_done(void *arg)
+{
+	optimizer_step_done(arg);
+	return MX_OK;
 }
 
 /* Everything one run holds; freed by trainer_cleanup. */
@@ -87,7 +97,9 @@ struct run {
 	int *arg_nodes;
 	struct update_task *updates;
 	const char *label_name;
+	struct engine_var *opt_var;   /* the optimizer's update count and learning rate */
 	long kill_at_update;   /* MXTRAIN_DEBUG_KILL_AT_UPDATE, 0: off */
+	long updates_done;
 };
 
 static void run_free(struct run *r)
@@ -96,6 +108,8 @@ static void run_free(struct run *r)
 	executor_free(r->train_ex);
 	iter_free(r->train_it);
 	iter_free(r->eval_it);
+	if (r->opt_var)
+		engine_var_free(r->eng, r->opt_var);
 	optimizer_free(r->opt);
 	metric_free(r->metric);
 	if (r->eng)
@@ -118,6 +132,7 @@ static int bind(struct run *r, struct data_iter *it, int for_training, struct ex
 static int feed(struct run *r, struct executor *ex, const struct data_batch *b)
 {
 	struct mx_tensor *d = executor_var(ex, "data"), *l = r->label_name ? executor_var(ex, r->label_name) : NULL;
+	int rc;
 	if (shape_size(&d->shape) != shape_size(&b->data->shape))
 		return mx_error(MX_ERR_SHAPE, "batch data size changed");
 	if (l && shape_size(&l->shape) != shape_size(&b->label->shape)) {
@@ -125,6 +140,9 @@ static int feed(struct run *r, struct executor *ex, const struct data_batch *b)
 		return mx_error(MX_ERR_SHAPE, "the iterator gives labels of shape %s, the loss layer needs %s",
 				shape_str(&b->label->shape, a, sizeof a), shape_str(&l->shape, s, sizeof s));
 	}
+	/* The previous batch's tasks may still read these arrays. */
+	if ((rc = engine_wait_to_write(r->eng, d->var)) || (l && (rc = engine_wait_to_write(r->eng, l->var))))
+		return rc;
 	tensor_copy(d, b->data);
 	if (l)
 		tensor_copy(l, b->label);
@@ -180,15 +198,17 @@ static int train_epoch(struct run *r, int epoch)
 			struct update_task *u = &r->updates[i];
 			if (!u->grad)
 				continue;
-			rc = engine_push(r->eng, run_update, u, NULL, &u->grad->var, 1, &u->weight->var, 1, 0,
+			struct engine_var *reads[2] = {u->grad->var, r->opt_var};
+			rc = engine_push(r->eng, run_update, u, NULL, reads, 2, &u->weight->var, 1, 0,
 					 r->g->nodes[r->arg_nodes[i]].name);
 			if (rc)
 				return rc;
 		}
-		optimizer_step_done(r->opt);
+		if ((rc = engine_push(r->eng, run_step_done, r->opt, NULL, NULL, 0, &r->opt_var, 1, 0, "lr schedule")))
+			return rc;
 		/* Test hook: die without any cleanup after this many updates, as a crash or
 		 * `kill -9` would (tests/resume.sh). */
-		if (r->kill_at_update > 0 && optimizer_num_update(r->opt) == r->kill_at_update)
+		if (r->kill_at_update > 0 && ++r->updates_done == r->kill_at_update)
 			raise(SIGKILL);
 		out = executor_output(r->train_ex, 0);
 		if ((rc = engine_wait_var(r->eng, out->var)) ||
@@ -261,8 +281,9 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 		r.label_name = r.g->nodes[labels[0]].name;
 	if ((rc = graph_build_backward(r.g)))
 		goto done;
-	if (!(r.eng = engine_create(ENGINE_NAIVE, r.solver.num_threads))) {
-		rc = MX_ERR_NOMEM;
+	if (!(r.eng = engine_create_from_env(r.solver.engine, r.solver.engine_threads)) ||
+	    !(r.opt_var = engine_var_new(r.eng))) {
+		rc = r.eng ? MX_ERR_NOMEM : MX_ERR_INVALID;
 		goto done;
 	}
 	if ((rc = trainer_open_iter(&c->train, "data.train", &r.train_it)))

@@ -55,6 +55,8 @@ struct solver_param {
 	int top_k;
 	int disp_batches;        /* a Speed line every this many batches */
 	int num_threads;         /* 0: all cores */
+	int engine;              /* enum engine_kind: threaded (default) or naive */
+	int engine_threads;      /* engine worker threads */
 };
 
 struct model_param {
