@@ -52,3 +52,11 @@ void cpu_sum_rows(const float *restrict dy, float *restrict db, int64_t n, int64
 			db[j] += row[j];
 	}
 }
+
+/* Rows [a, b) of dW = dY^T X: output features a..b-1 only, so threads can split dW. */
+void cpu_fc_backward_weight_rows(const float *dy, const float *x, float *dw, int64_t n, int64_t k, int64_t m,
+				 int64_t a, int64_t b, int accumulate)
+{
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(b - a), (int)k, (int)n,
+		    1.0f, dy + a, (int)m, x, (int)k, accumulate ? 1.0f : 0.0f, dw + a * k, (int)k);
+}

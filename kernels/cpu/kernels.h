@@ -24,6 +24,9 @@ void cpu_fc_backward_data(const float *dy, const float *w, float *dx,
 /* dw (m, k) = dy (n, m)^T . x (n, k). */
 void cpu_fc_backward_weight(const float *dy, const float *x, float *dw,
 			    int64_t n, int64_t k, int64_t m, int accumulate);
+/* Rows [a, b) of the weight gradient only (threads split the output features). */
+void cpu_fc_backward_weight_rows(const float *dy, const float *x, float *dw, int64_t n, int64_t k, int64_t m,
+				 int64_t a, int64_t b, int accumulate);
 /* db (m) = sum over rows of dy (n, m). */
 void cpu_sum_rows(const float *dy, float *db, int64_t n, int64_t m, int accumulate);
 

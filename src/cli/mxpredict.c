@@ -10,6 +10,7 @@
 
 #include "data/iter.h"
 #include "engine/engine.h"
+#include "engine/threadpool.h"
 #include "log.h"
 #include "mxtrain.h"
 #include "net/checkpoint.h"
@@ -70,6 +71,7 @@ static int predict(const struct predict_options *o)
 	struct data_iter *it = NULL;
 	struct executor *ex = NULL;
 	struct mx_rng rng;
+	struct mx_threadpool *pool = NULL;
 	FILE *out = stdout;
 	const char *keys[8], *values[8];
 	char bs[32];
@@ -108,6 +110,11 @@ static int predict(const struct predict_options *o)
 		if ((rc = executor_bind(g, eng, MX_CPU, names, shapes, n_labels > 0 ? 2 : 1, 0, NULL, &rng, &ex)))
 			goto done;
 	}
+	if (!(pool = threadpool_create(o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN)))) {
+		rc = mx_error(MX_ERR_NOMEM, "cannot start threads");
+		goto done;
+	}
+	executor_set_threadpool(ex, pool);
 	snprintf(path, sizeof path, "%s-%04d.params", o->model, epoch);
 	if ((rc = checkpoint_load_params(path, g, ex)))
 		goto done;
@@ -189,6 +196,7 @@ done:
 	iter_free(it);
 	if (eng)
 		engine_free(eng);
+	threadpool_free(pool);
 	graph_free(g);
 	graph_free(full);
 	return rc;
@@ -247,8 +255,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mxpredict: --model and --image are required (try --help)\n");
 		return 2;
 	}
-	if (o.threads > 0)
-		openblas_set_num_threads(o.threads);
+	openblas_set_num_threads(1); /* operators split their work over the pool instead */
 	rc = predict(&o);
 	if (rc)
 		fprintf(stderr, "mxpredict: %s\n", mx_error_message());

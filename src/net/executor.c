@@ -37,6 +37,7 @@ struct executor {
 	struct engine_var *workspace_var;
 	/* Planned entries live in one arena, one engine variable per slot (entries sharing a
 	 * slot are ordered through it). */
+	struct mx_threadpool *pool;   /* borrowed; NULL: ops run on one thread */
 	struct engine_var **slot_vars;
 	int n_slots;
 	size_t planned_bytes, unplanned_bytes;
@@ -409,7 +410,7 @@ static int run_node_body(void *arg)
 	const struct graph_node *n = &ex->g->nodes[t->node];
 	struct mx_tensor *in[EXEC_MAX_IO], *outs[EXEC_MAX_IO];
 	enum op_req req[EXEC_MAX_IO];
-	struct op_ctx ctx = {.is_train = t->is_train, .rng = ex->rng, .dev = ex->ctx};
+	struct op_ctx ctx = {.is_train = t->is_train, .rng = ex->rng, .dev = ex->ctx, .pool = ex->pool};
 	if (n->op->workspace && ex->workspace) {
 		ctx.workspace = ex->workspace->data;
 		ctx.workspace_bytes = tensor_bytes(ex->workspace);
@@ -455,6 +456,7 @@ static int run_node(void *arg)
 }
 
 void executor_set_profile(struct executor *ex, double *seconds) { ex->profile = seconds; }
+void executor_set_threadpool(struct executor *ex, struct mx_threadpool *pool) { ex->pool = pool; }
 
 static int push_node(struct executor *ex, int i)
 {

@@ -37,6 +37,9 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 			  const char *const *names, const struct mx_shape *shapes, int n, int for_training,
 			  struct executor *shared, struct mx_rng *rng, unsigned plan_flags, struct executor **out);
 unsigned executor_plan_flags_from_env(void);
+struct mx_threadpool;
+/* Lends the threads that operators split their work over (borrowed). */
+void executor_set_threadpool(struct executor *ex, struct mx_threadpool *pool);
 void executor_free(struct executor *ex);
 
 /* Pushes the forward nodes (is_train: training mode for Dropout, BatchNorm). Errors

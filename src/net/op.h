@@ -20,12 +20,17 @@
  * with (in-place), or add to what is there (gradient accumulation). */
 enum op_req { OP_REQ_NULL = 0, OP_REQ_WRITE, OP_REQ_INPLACE, OP_REQ_ADD };
 
+struct mx_threadpool;
+
 struct op_ctx {
 	int is_train;          /* forward in training mode (Dropout drops, BatchNorm uses batch stats) */
 	struct mx_rng *rng;    /* for OP_RANDOM ops; guarded by the executor's rng engine variable */
 	void *workspace;       /* op->workspace bytes of scratch, or NULL */
 	size_t workspace_bytes;
 	struct mx_context dev;
+	/* Threads for this op's pieces (engine/threadpool.h); NULL: run on the caller. The
+	 * policy: ops split batches or rows over it and call OpenBLAS single-threaded. */
+	struct mx_threadpool *pool;
 };
 
 /* Forward: in[n_inputs] (aux states are inputs and may be updated in training),

@@ -1,4 +1,5 @@
 /* op_fc.c: FullyConnected (y = x W^T + b), its shape inference, forward and backward. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <stddef.h>
@@ -91,17 +92,72 @@ static int fc_infer_shape(const void *param, struct mx_shape *in, int n_in, stru
 	return MX_OK;
 }
 
+/* The pieces of one FC call, split over the op's thread pool: forward and the data
+ * gradient by batch rows, the weight and bias gradients by output features (each piece
+ * owns its rows of dW, so nothing needs summing across threads). */
+struct fc_job {
+	const struct fc_param *p;
+	const float *x, *w, *b, *dy;
+	float *y, *dx, *dw, *db;
+	int64_t rows, cols;
+	int pieces;
+	int add_y, add_dx, add_dw, add_db;
+};
+
+static void piece_range(int64_t n, int pieces, int i, int64_t *a, int64_t *b)
+{
+	*a = n * i / pieces;
+	*b = n * (i + 1) / pieces;
+}
+
+static void fc_forward_piece(void *arg, int i)
+{
+	const struct fc_job *j = arg;
+	int64_t a, b, m = j->p->num_hidden;
+	piece_range(j->rows, j->pieces, i, &a, &b);
+	if (b > a)
+		cpu_fc_forward(j->x + a * j->cols, j->w, j->b, j->y + a * m, b - a, j->cols, m, j->add_y);
+}
+
 static int fc_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *in,
 			  struct mx_tensor *const *out, const enum op_req *req)
 {
 	const struct fc_param *p = param;
-	int64_t rows, cols;
+	struct fc_job j = {.p = p};
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
-	fc_rows_cols(p, &in[0]->shape, &rows, &cols);
-	cpu_fc_forward(tensor_f32(in[0]), tensor_f32(in[1]), p->no_bias ? NULL : tensor_f32(in[2]),
-		       tensor_f32(out[0]), rows, cols, p->num_hidden, req[0] == OP_REQ_ADD);
+	fc_rows_cols(p, &in[0]->shape, &j.rows, &j.cols);
+	j.x = tensor_f32(in[0]);
+	j.w = tensor_f32(in[1]);
+	j.b = p->no_bias ? NULL : tensor_f32(in[2]);
+	j.y = tensor_f32(out[0]);
+	j.add_y = req[0] == OP_REQ_ADD;
+	j.pieces = threadpool_size(ctx->pool);
+	threadpool_run(ctx->pool, j.pieces, fc_forward_piece, &j);
 	return MX_OK;
+}
+
+static void fc_backward_piece(void *arg, int i)
+{
+	const struct fc_job *j = arg;
+	int64_t a, b, m = j->p->num_hidden;
+	piece_range(m, j->pieces, i, &a, &b);
+	if (j->dw && b > a)
+		cpu_fc_backward_weight_rows(j->dy, j->x, j->dw, j->rows, j->cols, m, a, b, j->add_dw);
+	if (j->db && b > a) {
+		for (int64_t f = a; f < b; f++)
+			if (!j->add_db)
+				j->db[f] = 0.0f;
+		for (int64_t r = 0; r < j->rows; r++) {
+			const float *restrict row = j->dy + r * m;
+			float *restrict db = j->db;
+			for (int64_t f = a; f < b; f++)
+				db[f] += row[f];
+		}
+	}
+	piece_range(j->rows, j->pieces, i, &a, &b);
+	if (j->dx && b > a)
+		cpu_fc_backward_data(j->dy + a * m, j->w, j->dx + a * j->cols, b - a, j->cols, m, j->add_dx);
 }
 
 static int fc_backward_cpu(const struct op_ctx *ctx, const void *param,
@@ -110,17 +166,19 @@ static int fc_backward_cpu(const struct op_ctx *ctx, const void *param,
 			   const enum op_req *req)
 {
 	const struct fc_param *p = param;
-	const float *dy = tensor_f32(out_grad[0]);
-	int64_t rows, cols, m = p->num_hidden;
-	fc_rows_cols(p, &in[0]->shape, &rows, &cols);
-	if (req[1] != OP_REQ_NULL)
-		cpu_fc_backward_weight(dy, tensor_f32(in[0]), tensor_f32(in_grad[1]), rows, cols, m,
-				       req[1] == OP_REQ_ADD);
-	if (!p->no_bias && req[2] != OP_REQ_NULL)
-		cpu_sum_rows(dy, tensor_f32(in_grad[2]), rows, m, req[2] == OP_REQ_ADD);
-	if (req[0] != OP_REQ_NULL)
-		cpu_fc_backward_data(dy, tensor_f32(in[1]), tensor_f32(in_grad[0]), rows, cols, m,
-				     req[0] == OP_REQ_ADD);
+	struct fc_job j = {.p = p};
+	fc_rows_cols(p, &in[0]->shape, &j.rows, &j.cols);
+	j.dy = tensor_f32(out_grad[0]);
+	j.x = tensor_f32(in[0]);
+	j.w = tensor_f32(in[1]);
+	j.dw = req[1] != OP_REQ_NULL ? tensor_f32(in_grad[1]) : NULL;
+	j.db = !p->no_bias && req[2] != OP_REQ_NULL ? tensor_f32(in_grad[2]) : NULL;
+	j.dx = req[0] != OP_REQ_NULL ? tensor_f32(in_grad[0]) : NULL;
+	j.add_dw = req[1] == OP_REQ_ADD;
+	j.add_db = !p->no_bias && req[2] == OP_REQ_ADD;
+	j.add_dx = req[0] == OP_REQ_ADD;
+	j.pieces = threadpool_size(ctx->pool);
+	threadpool_run(ctx->pool, j.pieces, fc_backward_piece, &j);
 	return MX_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "data/iter.h"
 #include "engine/engine.h"
+#include "engine/threadpool.h"
 #include "error.h"
 #include "executor.h"
 #include "initializer.h"
@@ -91,6 +92,7 @@ struct run {
 	struct data_iter *train_it, *eval_it;
 	struct executor *train_ex, *eval_ex;
 	struct optimizer *opt;
+	struct mx_threadpool *pool;
 	struct metric *metric;
 	struct mx_rng init_rng, op_rng;
 	int n_args;
@@ -105,6 +107,7 @@ struct run {
 static void run_free(struct run *r)
 {
 	executor_free(r->eval_ex);
+	/* after the executors: engine_free below waits for tasks, which may use the pool */
 	executor_free(r->train_ex);
 	iter_free(r->train_it);
 	iter_free(r->eval_it);
@@ -114,6 +117,7 @@ static void run_free(struct run *r)
 	metric_free(r->metric);
 	if (r->eng)
 		engine_free(r->eng);
+	threadpool_free(r->pool);
 	graph_free(r->g);
 	free(r->arg_nodes);
 	free(r->updates);
@@ -267,7 +271,14 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 				c->device_origin ? c->device_origin : "", c->device_origin ? ": " : "", c->device);
 	if (!c->train.present)
 		return mx_error(MX_ERR_INVALID, "%s: no data.train section", c->path);
-	openblas_set_num_threads(r.solver.num_threads > 0 ? r.solver.num_threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+	/* The thread policy (engine/threadpool.h): operators split their work over a pool of
+	 * num_threads threads and call OpenBLAS single-threaded. */
+	openblas_set_num_threads(1);
+	if (!(r.pool = threadpool_create(r.solver.num_threads > 0 ? r.solver.num_threads
+								   : (int)sysconf(_SC_NPROCESSORS_ONLN)))) {
+		rc = mx_error(MX_ERR_NOMEM, "cannot start %d threads", r.solver.num_threads);
+		goto done;
+	}
 	rng_seed(&r.init_rng, (uint64_t)r.solver.seed);
 	rng_seed(&r.op_rng, (uint64_t)r.solver.seed ^ 0x5DEECE66DULL);
 
@@ -294,6 +305,9 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 		goto done;
 	if (r.eval_it && (rc = bind(&r, r.eval_it, 0, r.train_ex, &r.eval_ex)))
 		goto done;
+	executor_set_threadpool(r.train_ex, r.pool);
+	if (r.eval_ex)
+		executor_set_threadpool(r.eval_ex, r.pool);
 
 	r.n_args = graph_list_vars(r.g, NODE_ARG, NULL, 0);
 	r.arg_nodes = calloc(r.n_args ? r.n_args : 1, sizeof *r.arg_nodes);
