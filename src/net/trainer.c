@@ -372,6 +372,12 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 				r.model.dir, r.model.prefix);
 		}
 	}
+	if (r.solver.num_epoch == 0 && !begin) {
+		/* MXNet's convention: epoch 0 is the initialized model. */
+		if ((rc = checkpoint_save(r.model.dir, r.model.prefix, 0, r.g, r.train_ex, r.opt, &r.op_rng)))
+			goto done;
+		mx_info("Saved the initialized model to \"%s/%s-0000.params\"", r.model.dir, r.model.prefix);
+	}
 	for (int epoch = begin; epoch < r.solver.num_epoch; epoch++) {
 		if ((rc = train_epoch(&r, epoch)))
 			goto done;
