@@ -1,0 +1,30 @@
+"""mxnet_memory.py: MXNet 1.9.1's own memory figure for a network, to compare with
+`mxtrain --plan`. Binds the symbol JSON with simple_bind (grad_req write for training,
+null for inference) and prints the total that the executor's debug_str() reports.
+
+  python mxnet_memory.py SYMBOL.json BATCH C H W
+"""
+import re
+import sys
+
+import mxnet as mx
+
+
+def total_mb(sym, shape, train):
+    ex = sym.simple_bind(mx.cpu(), data=shape, grad_req="write" if train else "null")
+    m = re.search(r"Total (\d+) MB allocated", ex.debug_str())
+    return int(m.group(1)) if m else -1
+
+
+def main():
+    path, batch = sys.argv[1], int(sys.argv[2])
+    dims = tuple(int(x) for x in sys.argv[3:])
+    sym = mx.sym.load(path)
+    for train in (True, False):
+        for b in ((batch,) if train else (batch, 1)):
+            print("mxnet mode=%s batch=%d total_mb=%d" % ("train" if train else "inference", b,
+                                                          total_mb(sym, (b,) + dims, train)))
+
+
+if __name__ == "__main__":
+    main()
