@@ -79,16 +79,28 @@ run_mxtrain() {
 	grep -o 'Speed: [0-9.eE+-]* samples/sec' "$out" | awk '{print $2}' | tail -n +2 | median
 }
 
-# PyTorch at its best on 2 cores: torch's 2 OpenMP threads, OpenBLAS single-threaded.
+# PyTorch at its best on 2 cores: torch's 2 OpenMP threads, OpenBLAS single-threaded. Run
+# twice, with libgomp's default wait policy (threads spin between parallel regions) and with
+# OMP_WAIT_POLICY=PASSIVE (they sleep), and the faster counts: when anything else runs on the
+# machine, spinning threads lose their core and the figure falls 5-10x (tests/bench/README.md).
+# Prints "SPEED (policy...)" where policy names the faster one.
 run_torch() {
-	env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS=1 \
-		"$TORCH_PY" "$BENCH/torch_mlp.py" --threads "$THREADS" --epochs "$EPOCHS" >"$1" 2>&1 &&
-		sed -n 's/^median_samples_per_sec=//p' "$1"
+	local out=$1 passive=${1%.log}-passive.log a b
+	a=$(env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS=1 \
+		"$TORCH_PY" "$BENCH/torch_mlp.py" --threads "$THREADS" --epochs "$EPOCHS" 2>&1 |
+		tee "$out" | sed -n 's/^median_samples_per_sec=//p')
+	b=$(env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+		"$TORCH_PY" "$BENCH/torch_mlp.py" --threads "$THREADS" --epochs "$EPOCHS" 2>&1 |
+		tee "$passive" | sed -n 's/^median_samples_per_sec=//p')
+	[ -n "$a$b" ] || return 1
+	awk -v a="${a:-0}" -v b="${b:-0}" 'BEGIN {
+		if (a >= b) printf "%s (spinning; passive: %s)\n", a, b
+		else printf "%s (OMP_WAIT_POLICY=PASSIVE; spinning: %s)\n", b, a }'
 }
 
-# MXNet at its best on 2 cores: one engine worker, operators on 2 OpenMP threads; the Module API.
+# MXNet at its best on 2 cores: 2 engine workers, each operator on 1 thread; the Module API.
 run_mxnet() {
-	env OMP_NUM_THREADS="$THREADS" MXNET_CPU_WORKER_NTHREADS=1 OPENBLAS_NUM_THREADS=1 \
+	env MXNET_CPU_WORKER_NTHREADS="$THREADS" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 		"$MXNET_PY" "$BENCH/mxnet_mlp.py" --threads "$THREADS" --epochs "$EPOCHS" >"$1" 2>&1 &&
 		sed -n 's/^median_samples_per_sec=//p' "$1"
 }
@@ -119,6 +131,30 @@ available() {
 	esac
 }
 
+# Prints the percentage of CPU time that was busy over the next second (all processes).
+cpu_busy() {
+	local a b c d e f g h t1 i1 t2 i2
+	read -r _ a b c d e f g h _ </proc/stat
+	t1=$((a + b + c + d + e + f + g + h)) i1=$((d + e))
+	sleep 1
+	read -r _ a b c d e f g h _ </proc/stat
+	t2=$((a + b + c + d + e + f + g + h)) i2=$((d + e))
+	echo $((100 - 100 * (i2 - i1) / (t2 - t1 > 0 ? t2 - t1 : 1)))
+}
+
+# Other work on the machine skews the figures, PyTorch's most: its OpenMP threads spin at every
+# parallel region, and on a busy 2-core machine they lose the core they wait for.
+warn_if_busy() {
+	local busy
+	busy=$(cpu_busy)
+	if [ "$busy" -gt 10 ]; then
+		echo "WARNING: $busy% of the CPU was busy before run $1 (load average $(cut -d' ' -f1-3 /proc/loadavg)):" \
+			"the figures are not reliable; measure on an idle machine"
+		BUSY_RUNS=$((BUSY_RUNS + 1))
+	fi
+}
+BUSY_RUNS=0
+
 ACTIVE=()
 IFS=, read -r -a WANTED <<<"$SYSTEMS"
 for s in "${WANTED[@]}"; do
@@ -130,10 +166,11 @@ echo "MLP 784-256-128-10, batch 100, $THREADS threads, $EPOCHS epoch(s) a run, $
 declare -A SPEEDS
 FAILED=0
 for ((r = 1; r <= RUNS; r++)); do
+	warn_if_busy "$r"
 	for s in "${ACTIVE[@]}"; do
 		out=$LOGS/$s-$r.log
-		if speed=$(run_system "$s" "$out") && [ -n "$speed" ]; then
-			printf '  run %d  %-8s %10.1f samples/sec\n' "$r" "$s" "$speed"
+		if result=$(run_system "$s" "$out") && read -r speed note <<<"$result" && [ -n "$speed" ]; then
+			printf '  run %d  %-8s %10.1f samples/sec%s\n' "$r" "$s" "$speed" "${note:+ $note}"
 			SPEEDS[$s]+="$speed "
 		else
 			printf '  run %d  %-8s FAILED; its output:\n' "$r" "$s"
@@ -160,5 +197,6 @@ done
 echo
 echo "mxtrain/PyTorch: $(ratio mxtrain torch)"
 echo "mxtrain/MXNet:   $(ratio mxtrain mxnet)"
-[ "$KEEP" = 1 ] && echo "logs: ${LOGS#"$ROOT"/}/"
+if [ "$BUSY_RUNS" -gt 0 ]; then echo "WARNING: the machine was busy before $BUSY_RUNS of $RUNS rounds"; fi
+if [ "$KEEP" = 1 ]; then echo "logs: ${LOGS#"$ROOT"/}/"; fi
 exit "$FAILED"

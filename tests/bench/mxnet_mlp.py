@@ -3,7 +3,7 @@
 784-256-128-10 (ReLU, SoftmaxOutput, SGD momentum 0.9, batch 100), for comparison with mxtrain.
 
 Run in the MXNet virtualenv: .venv-mxnet/bin/python tests/bench/mxnet_mlp.py [--api module|gluon].
---api module (the default, measured faster on 2 cores; see tests/bench/README.md) runs
+--api module (the default: faster than Gluon on 2 cores, see tests/bench/README.md) runs
 Module.fit over an mx.io.NDArrayIter with a Speedometer-like callback, as MXNet's own
 example/image-classification does; --api gluon runs a hybridized HybridSequential with a Trainer.
 Both update their training metrics every batch, as mxtrain does. The median samples/sec over windows
@@ -16,16 +16,17 @@ import sys
 
 
 def _early_env():
-    # MXNet reads these when its engine starts, i.e. at import. On 2 cores one engine worker whose
-    # operators use 2 OpenMP threads is MXNet's best setting (tests/bench/README.md).
+    # MXNet reads these when its engine starts, i.e. at import. On 2 cores its best setting was
+    # 2 engine workers running single-threaded operators: about twice the samples/sec of one
+    # worker whose operators use 2 OpenMP threads (tests/bench/README.md).
     threads = "2"
     for i, a in enumerate(sys.argv):
         if a == "--threads" and i + 1 < len(sys.argv):
             threads = sys.argv[i + 1]
         elif a.startswith("--threads="):
             threads = a.split("=", 1)[1]
-    os.environ.setdefault("OMP_NUM_THREADS", threads)
-    os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", "1")
+    os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", threads)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
@@ -98,7 +99,8 @@ def run_gluon(args, x, y):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--api", choices=["module", "gluon"], default="module")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="engine workers (MXNET_CPU_WORKER_NTHREADS unless set)")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--frequent", type=int, default=50, help="batches per timing window")
