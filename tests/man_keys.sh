@@ -2,9 +2,10 @@
 # man_keys.sh: the manual pages keep up with the code. Every key of every parameter table
 # (src/net/op_*.c, src/net/solver_params.c, src/data/iter*.c) has an entry in
 # mxtrain.conf(5), in the section of its layer type, iterator kind or table, with the
-# table's type and default; every layer type, alias and enum choice is named there; every
-# option of mxtrain and mxpredict is in its page; confs/fmnist-mlp.conf is in the EXAMPLES
-# line for line; and groff reads each page without a warning.
+# table's type and default, and no entry there names a key the table lacks; every layer
+# type, alias, input and enum choice is named there; every option of mxtrain and mxpredict
+# is in its page; confs/fmnist-mlp.conf is in the EXAMPLES line for line; and groff reads
+# each page without a warning.
 # MANDIR=dir checks the pages in dir instead of man/ (to try an edited copy).
 . "$(dirname "$0")/testlib.sh"
 : "${MANDIR:=$top_srcdir/man}"
@@ -91,17 +92,33 @@ parse_sources() {
 			sub(/^PARAM_/, "", type)
 			print "ENTRY", FILENAME, table, unhide(f[1]), type, (unhide(f[5]) == "" ? "\"\"" : unhide(f[5])), \
 				(f[6] ~ /^[ \t]*[A-Za-z_][A-Za-z_0-9]*[ \t]*$/ && unhide(f[6]) != "NULL" ? unhide(f[6]) : "-")
-			count[table]++
+			count[FILENAME " " table]++
 			entry = ""
 		}
-		FNR == 1 { table = ""; desc = "" }
+		function finish_array(   name, s, line, i) {
+			name = array
+			sub(/\[\].*/, "", name)
+			sub(/.*[ \t*]/, "", name)
+			s = hide_strings(array)
+			line = "ARRAY " FILENAME " " name
+			for (i = 0; i < n_str; i++)
+				line = line " " str[i]
+			print line
+			array = ""
+		}
+		FNR == 1 { table = ""; desc = ""; array = ""; entry = "" }
 		/param_spec [A-Za-z_0-9]+\[\][ \t]*=/ {
 			table = $0
 			sub(/\[\].*/, "", table)
 			sub(/.*param_spec[ \t]+/, "", table)
-			tables[FILENAME SUBSEP table] = 1
-			count[table] += 0
+			count[FILENAME " " table] += 0
 			order[++n_tables] = FILENAME " " table
+		}
+		array != "" {
+			array = array " " $0
+			if (array ~ /\}/)
+				finish_array()
+			next
 		}
 		entry != "" {
 			entry = entry " " $0
@@ -129,20 +146,16 @@ parse_sources() {
 			print "DESC", FILENAME, desc, d_name, d_params, d_aliases, d_inputs
 			desc = ""
 		}
+		# A string array, on one line or more: {"a", "b",\n "c", NULL};
 		/char[ \t]*\*[ \t]*const[ \t]+[A-Za-z_0-9]+\[\][ \t]*=[ \t]*\{.*"/ {
-			name = $0
-			sub(/\[\].*/, "", name)
-			sub(/.*[ \t*]/, "", name)
-			s = hide_strings($0)
-			line = "ARRAY " FILENAME " " name
-			for (i = 0; i < n_str; i++)
-				line = line " " str[i]
-			print line
+			array = $0
+			if (array ~ /\}/)
+				finish_array()
 		}
 		END {
 			for (i = 1; i <= n_tables; i++) {
 				split(order[i], p, " ")
-				print "TABLE", p[1], p[2], count[p[2]]
+				print "TABLE", p[1], p[2], count[order[i]]
 			}
 		}
 	' "$@"
@@ -152,13 +165,13 @@ cd "$top_srcdir" || exit 1
 sources=$(ls src/net/op_*.c src/net/solver_params.c src/data/iter*.c 2>/dev/null)
 parse_sources $sources > "$WORK/records"
 
-# Where each table is documented: the layer type or iterator kind whose descriptor names
-# it, else the table's name without "_params" (solver, model, common).
-table_region() {
+# Where each table is documented: every layer type or iterator kind whose descriptor
+# names it, else the table's name without "_params" (solver, model, common).
+table_regions() {
 	local file=$1 table=$2 r
-	r=$(awk -v f="$file" -v t="$table" '$1 == "DESC" && $2 == f && $5 == t { print $4; exit }' "$WORK/records")
+	r=$(awk -v f="$file" -v t="$table" '$1 == "DESC" && $2 == f && $5 == t { print $4 }' "$WORK/records")
 	[ -n "$r" ] || r=${table%_params}
-	printf '%s' "$r"
+	printf '%s\n' "$r"
 }
 
 # has_word FILE WORD: WORD occurs in FILE between characters that cannot be part of a name.
@@ -194,53 +207,80 @@ done < <(grep '^TABLE ' "$WORK/records")
 # Every key: an entry (.TP, then ".BR key ..." or "\fBkey\fR ...") in its region, saying
 # its type and default.
 while read -r _ file table key type def choices; do
-	where=$(table_region "$file" "$table")
-	region "$where" > "$WORK/region"
-	label="$where: $key ($file)"
-	if [ ! -s "$WORK/region" ]; then
-		fail "$label: mxtrain.conf(5) has no section or subsection headed \"$where\""
-		continue
-	fi
-	line=$(awk -v k="$key" '
-		(prev == ".TP" || prev == ".TQ") &&
-		    (index($0, ".B " k) == 1 || index($0, ".BR " k) == 1 || index($0, ".BI " k) == 1 ||
-		     index($0, "\\fB" k "\\f") == 1) {
-			rest = substr($0, index($0, k) + length(k), 1)
-			if (rest == "" || rest == " " || rest == "\\") { print; exit }
-		}
-		{ prev = $1 }' "$WORK/region" | sed 's/\\f[BIRP]//g')
-	tword=$(type_word "$type")
-	if [ -z "$line" ]; then
-		fail "$label: no entry in mxtrain.conf(5) (write .TP then .BR $key \" = \\fI$tword\\fR, default ...\")"
-		continue
-	fi
-	if ! printf '%s\n' "$line" | grep -qE "= $tword([^a-z0-9_]|$)"; then
-		fail "$label: the entry does not say \"= $tword\": $line"
-		continue
-	fi
-	if [ "$def" = NULL ]; then
-		want=required
-	else
-		want="default $def"
-	fi
-	if ! printf '%s\n' "$line" | awk -v w="$want" '{
-			i = index($0, w)
-			if (i && substr($0, i + length(w), 1) !~ /[A-Za-z0-9_.]/) ok = 1
-		} END { exit !ok }'; then
-		fail "$label: the entry does not say \"$want\" (the table's default): $line"
-		continue
-	fi
-	pass "$label = $tword, $want"
-	if [ "$choices" != - ]; then
-		for c in $(awk -v f="$file" -v a="$choices" '$1 == "ARRAY" && $2 == f && $3 == a { for (i = 4; i <= NF; i++) print $i }' "$WORK/records"); do
-			if has_word "$WORK/region" "$c"; then
-				pass "$where: $key: choice $c"
-			else
-				fail "$where: $key: the choice \"$c\" is not named in its section of mxtrain.conf(5)"
-			fi
-		done
-	fi
+	for where in $(table_regions "$file" "$table"); do
+		region "$where" > "$WORK/region"
+		label="$where: $key ($file)"
+		if [ ! -s "$WORK/region" ]; then
+			fail "$label: mxtrain.conf(5) has no section or subsection headed \"$where\""
+			continue
+		fi
+		line=$(awk -v k="$key" '
+			(prev == ".TP" || prev == ".TQ") &&
+			    (index($0, ".B " k) == 1 || index($0, ".BR " k) == 1 || index($0, ".BI " k) == 1 ||
+			     index($0, "\\fB" k "\\f") == 1) {
+				rest = substr($0, index($0, k) + length(k), 1)
+				if (rest == "" || rest == " " || rest == "\\") { print; exit }
+			}
+			{ prev = $1 }' "$WORK/region" | sed 's/\\f[BIRP]//g')
+		tword=$(type_word "$type")
+		if [ -z "$line" ]; then
+			fail "$label: no entry in mxtrain.conf(5) (write .TP then .BR $key \" = \\fI$tword\\fR, default ...\")"
+			continue
+		fi
+		if ! printf '%s\n' "$line" | grep -qE "= $tword([^a-z0-9_]|$)"; then
+			fail "$label: the entry does not say \"= $tword\": $line"
+			continue
+		fi
+		if [ "$def" = NULL ]; then
+			want=required
+		else
+			want="default $def"
+		fi
+		if ! printf '%s\n' "$line" | awk -v w="$want" '{
+				i = index($0, w)
+				if (i && substr($0, i + length(w), 1) !~ /[A-Za-z0-9_.]/) ok = 1
+			} END { exit !ok }'; then
+			fail "$label: the entry does not say \"$want\" (the table's default): $line"
+			continue
+		fi
+		pass "$label = $tword, $want"
+		if [ "$choices" != - ]; then
+			for c in $(awk -v f="$file" -v a="$choices" '$1 == "ARRAY" && $2 == f && $3 == a { for (i = 4; i <= NF; i++) print $i }' "$WORK/records"); do
+				if has_word "$WORK/region" "$c"; then
+					pass "$where: $key: choice $c"
+				else
+					fail "$where: $key: the choice \"$c\" is not named in its section of mxtrain.conf(5)"
+				fi
+			done
+		fi
+	done
 done < <(grep '^ENTRY ' "$WORK/records")
+
+# No entry in a table's section names a key the table does not have (renamed, removed).
+while read -r _ file table _; do
+	for where in $(table_regions "$file" "$table"); do
+		echo "$where $file $table"
+	done
+done < <(grep '^TABLE ' "$WORK/records") > "$WORK/regions"
+for where in $(awk '{ print $1 }' "$WORK/regions" | sort -u); do
+	region "$where" > "$WORK/region"
+	awk -v w="$where" 'NR == FNR { if ($1 == w) want[$2 " " $3] = 1; next }
+		$1 == "ENTRY" && (($2 " " $3) in want) { print $4 }' "$WORK/regions" "$WORK/records" > "$WORK/keys"
+	awk '(prev == ".TP" || prev == ".TQ") && /^(\.B[RI]? |\\fB)[A-Za-z_0-9]+(\\f[RP])?( " | )= / {
+			k = $0
+			sub(/^(\.B[RI]? |\\fB)/, "", k)
+			sub(/[^A-Za-z_0-9].*/, "", k)
+			print k
+		}
+		{ prev = $1 }' "$WORK/region" > "$WORK/entries"
+	while read -r key; do
+		if grep -qxF -- "$key" "$WORK/keys"; then
+			pass "$where: the entry $key is a key of its table"
+		else
+			fail "$where: mxtrain.conf(5) documents \"$key\", which is not a key of its table"
+		fi
+	done < "$WORK/entries"
+done
 
 # Every layer type and iterator kind: its section, with its aliases and input names.
 while read -r _ file kind name params aliases inputs; do
