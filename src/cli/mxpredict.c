@@ -19,7 +19,7 @@
 
 struct predict_options {
 	const char *model;   /* checkpoint prefix: dir/prefix */
-	int epoch;           /* 0: the newest */
+	int epoch;           /* -1: the newest */
 	const char *image, *label, *output;
 	int top_k, batch_size, threads;
 };
@@ -34,14 +34,14 @@ static void usage(FILE *f)
 		"With --label, prints accuracy=<top-1 accuracy>. See mxpredict(1).\n");
 }
 
-/* The newest epoch N with PREFIX-NNNN.params, or 0. */
+/* The newest epoch N with PREFIX-NNNN.params, or -1. */
 static int newest_params(const char *model)
 {
 	char dir[1024], base[512];
 	const char *slash = strrchr(model, '/');
 	DIR *d;
 	struct dirent *de;
-	int best = 0;
+	int best = -1;
 	if (slash) {
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - model), model);
 		snprintf(base, sizeof base, "%s", slash + 1);
@@ -50,7 +50,7 @@ static int newest_params(const char *model)
 		snprintf(base, sizeof base, "%s", model);
 	}
 	if (!(d = opendir(dir[0] ? dir : "/")))
-		return 0;
+		return -1;
 	while ((de = readdir(d))) {
 		size_t n = strlen(base);
 		int e;
@@ -85,7 +85,7 @@ static int predict(const struct predict_options *o)
 		rc = MX_ERR_NOMEM;
 		goto done;
 	}
-	if (!epoch && !(epoch = newest_params(o->model))) {
+	if (epoch < 0 && (epoch = newest_params(o->model)) < 0) {
 		rc = mx_error(MX_ERR_IO, "%s-NNNN.params: no parameter file found", o->model);
 		goto done;
 	}
@@ -204,7 +204,7 @@ done:
 
 int main(int argc, char **argv)
 {
-	struct predict_options o = {.top_k = 5, .batch_size = 100};
+	struct predict_options o = {.epoch = -1, .top_k = 5, .batch_size = 100};
 	int rc;
 	mx_log_set_program("mxpredict");
 	mx_log_set_level(MX_LOG_WARN);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "mxtrain.h"
 #include "net/conf.h"
+#include "net/timing.h"
 #include "net/trainer.h"
 
 static void usage(FILE *f)
@@ -16,7 +17,12 @@ static void usage(FILE *f)
 		"\n"
 		"options:\n"
 		"  --resume      continue from the newest complete checkpoint in model.dir\n"
-		"  -q, --quiet   print only the epoch summaries and errors\n"
+		"  --time        do not train: time forward, backward and update per layer on random\n"
+		"                inputs of data.train's shapes (like `caffe time`), print a table\n"
+		"  --time-inference  the same for the forward pass of a prediction binding\n"
+		"  --time-iters N    timed iterations (default 10)\n"
+		"  --time-warmup N   untimed iterations first (default 2)\n"
+		"  -q, --quiet   no Speed lines and no info messages: epoch summaries and errors only\n"
 		"  -v, --verbose print debug messages\n"
 		"  -h, --help    show this help\n"
 		"  --version     print the version\n"
@@ -30,7 +36,8 @@ int main(int argc, char **argv)
 	const char *conf_path = NULL;
 	const char **overrides = calloc(argc, sizeof *overrides);
 	struct mx_conf *conf = NULL;
-	int n_over = 0, rc;
+	struct timing_options timing = {.iters = 10, .warmup = 2, .sgemm_reps = 5};
+	int n_over = 0, rc, time_mode = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -42,6 +49,19 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--resume")) {
 			opt.resume = 1;
+		} else if (!strcmp(a, "--time") || !strcmp(a, "--time-inference")) {
+			time_mode = 1;
+			timing.inference = !strcmp(a, "--time-inference");
+		} else if (!strcmp(a, "--time-iters") || !strcmp(a, "--time-warmup")) {
+			int is_iters = !strcmp(a, "--time-iters");
+			char *end = NULL;
+			long x = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+			if (i + 1 >= argc || *end || x < is_iters || x > 1000000) {
+				fprintf(stderr, "mxtrain: %s needs a count from %d to 1000000\n", a, is_iters);
+				return 2;
+			}
+			*(is_iters ? &timing.iters : &timing.warmup) = (int)x;
+			i++;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			opt.quiet = 1;
 			mx_log_set_level(MX_LOG_WARN);
@@ -65,7 +85,7 @@ int main(int argc, char **argv)
 	}
 	rc = conf_load(conf_path, overrides, n_over, &conf);
 	if (!rc)
-		rc = trainer_run(conf, &opt);
+		rc = time_mode ? timing_run(conf, &timing, stdout) : trainer_run(conf, &opt);
 	if (rc)
 		fprintf(stderr, "mxtrain: %s\n", mx_error_message());
 	conf_free(conf);

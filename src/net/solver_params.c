@@ -73,7 +73,7 @@ const struct param_spec solver_params[] = {
 	 "uniform: draw in [-scale, scale] (mx.init.Uniform)"},
 	{"init_value", PARAM_FLOAT, S(init_value), 0, "0", NULL, 0, 0, "constant: the value"},
 	{"seed", PARAM_INT64, S(seed), 0, "0", NULL, 0, 0,
-	 "random seed for initialization and shuffling"},
+	 "random seed of the initializers and of Dropout (data.train.seed shuffles the data)"},
 	{"lr_scheduler", PARAM_ENUM, S(lr_scheduler), 0, "none", lr_sched_names, 0, 0,
 	 "none; factor (lr_factor every lr_step updates); multifactor (at lr_steps or lr_step_epochs); "
 	 "poly (to final_lr by (1 - u/lr_max_update)^lr_pwr); cosine (to final_lr along a half cosine)"},

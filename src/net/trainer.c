@@ -101,6 +101,7 @@ struct run {
 	const char *label_name;
 	struct engine_var *opt_var;   /* the optimizer's update count and learning rate */
 	long kill_at_update;   /* MXTRAIN_DEBUG_KILL_AT_UPDATE, 0: off */
+	int quiet;             /* no Speed lines */
 	long updates_done;
 };
 
@@ -219,7 +220,7 @@ static int train_epoch(struct run *r, int epoch)
 		    (rc = metric_update(r->metric, out, executor_var(r->train_ex, r->label_name), b.pad)))
 			return rc;
 		nbatch++;
-		if (r->solver.disp_batches > 0 && nbatch % r->solver.disp_batches == 0) {
+		if (!r->quiet && r->solver.disp_batches > 0 && nbatch % r->solver.disp_batches == 0) {
 			double t = now_seconds();
 			printf("Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec", epoch, nbatch,
 			       r->solver.disp_batches * bs / (t - tic));
@@ -259,6 +260,7 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 	long batches_per_epoch;
 
 	memset(&r, 0, sizeof r);
+	r.quiet = opt->quiet;
 	if (getenv("MXTRAIN_DEBUG_KILL_AT_UPDATE"))
 		r.kill_at_update = atol(getenv("MXTRAIN_DEBUG_KILL_AT_UPDATE"));
 	param_defaults(solver_params, &r.solver);
