@@ -1,4 +1,4 @@
-/* check_conf.c: the .conf reader (sections, layers, values as text with file:line),
+/* check_conf.c: the .conf reader (sections, layers, blocks, values as text with file:line),
  * command-line overrides, lowering to a graph, and the error messages users see. */
 #include <stdio.h>
 #include <string.h>
@@ -318,6 +318,31 @@ static int load_text(const char *text, size_t len)
 	return rc;
 }
 
+/* Loads text as "strict.conf" from its own folder (a relative path, so messages read
+ * "strict.conf:3 (block \"b\" used at strict.conf:8)") and expects the error want. */
+static void text_fails_here(const char *text, int code, const char *want)
+{
+	char dir[] = "/tmp/check_conf.XXXXXX", old[4096];
+	struct mx_conf *c = (struct mx_conf *)1;
+	FILE *f;
+	int rc;
+	ck_assert_ptr_nonnull(getcwd(old, sizeof old));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_ptr_nonnull(f = fopen("strict.conf", "w"));
+	fputs(text, f);
+	fclose(f);
+	rc = conf_load("strict.conf", NULL, 0, &c);
+	unlink("strict.conf");
+	ck_assert_int_eq(chdir(old), 0);
+	rmdir(dir);
+	ck_assert_msg(rc == code, "%s: returned %d, want %d (%s)", text, rc, code, mx_error_message());
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(mx_error_message(), want) != NULL, "%s: message \"%s\" lacks \"%s\"", text,
+		      mx_error_message(), want);
+	ck_assert_msg(strchr(mx_error_message(), '\n') == NULL, "message has a newline: %s", mx_error_message());
+}
+
 /* Loads text and expects the error want. */
 static void text_fails(const char *text, size_t len, int code, const char *want)
 {
@@ -510,6 +535,295 @@ START_TEST(test_graph_errors_are_not_prefixed_twice)
 }
 END_TEST
 
+/* ---- blocks and lr_mult ---- */
+
+static const char *find_attr(const struct conf_layer *l, const char *key)
+{
+	const struct conf_kv *kv = find_kv(l->attrs, l->n_attrs, key);
+	return kv ? kv->value : NULL;
+}
+
+static const char *node_attr(const struct graph *g, const char *node, const char *key)
+{
+	int id = graph_find(g, node);
+	ck_assert_msg(id >= 0, "no node %s", node);
+	for (int i = 0; i < g->nodes[id].n_attrs; i++)
+		if (!strcmp(g->nodes[id].attrs[i].key, key))
+			return g->nodes[id].attrs[i].value;
+	return NULL;
+}
+
+/* Asserts layer i's name and its inputs (a NULL-terminated list; none: reads the layer before). */
+static void ck_layer(const struct mx_conf *c, int i, const char *name, const char *const *inputs)
+{
+	int n = 0;
+	ck_assert_msg(i < c->n_layers, "layer %d missing (%d layers)", i, c->n_layers);
+	ck_assert_str_eq(c->layers[i].name, name);
+	for (; inputs && inputs[n]; n++) {
+		ck_assert_msg(n < c->layers[i].n_inputs, "%s: input %d missing", name, n);
+		ck_assert_str_eq(c->layers[i].inputs[n], inputs[n]);
+	}
+	ck_assert_msg(c->layers[i].n_inputs == n, "%s has %d inputs, want %d", name, c->layers[i].n_inputs, n);
+}
+
+#define IN(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(test_a_block_use_expands_into_prefixed_layers_and_repeats_chain)
+{
+	struct mx_conf *c = load_ok("blocks.conf", NULL, 0);
+	ck_assert_int_eq(c->n_layers, 20);
+	ck_layer(c, 0, "stem", NULL);
+	/* repeat 1: fed by the layer before the use; local names become prefixed names */
+	ck_layer(c, 1, "stage1_unit1_fc1", IN("stem"));
+	ck_layer(c, 2, "stage1_unit1_relu1", NULL);
+	ck_layer(c, 3, "stage1_unit1_fc2", IN("stage1_unit1_relu1"));
+	ck_layer(c, 4, "stage1_unit1_sum", IN("stage1_unit1_fc2", "stem"));
+	/* repeats 2 and 3 count up the unit number and read the repeat before */
+	ck_layer(c, 5, "stage1_unit2_fc1", IN("stage1_unit1_sum"));
+	ck_layer(c, 8, "stage1_unit2_sum", IN("stage1_unit2_fc2", "stage1_unit1_sum"));
+	ck_layer(c, 9, "stage1_unit3_fc1", IN("stage1_unit2_sum"));
+	ck_layer(c, 12, "stage1_unit3_sum", IN("stage1_unit3_fc2", "stage1_unit2_sum"));
+	/* a unit's name stands for its last layer */
+	ck_layer(c, 13, "head_fc", IN("stage1_unit2_sum"));
+	ck_layer(c, 14, "head_activation0", NULL);
+	/* a nested use: the inner unit's name is prefixed by the outer one; a name with a
+	 * variable is the whole name; $in is the outer unit's input */
+	ck_layer(c, 15, "deep_inner_fc", IN("head_activation0"));
+	ck_layer(c, 16, "deep_inner_activation0", NULL);
+	ck_layer(c, 17, "fc_deep", IN("head_activation0"));
+	ck_layer(c, 18, "fullyconnected0", IN("stage1_unit3_sum"));
+	ck_layer(c, 19, "softmax", NULL);
+	for (int i = 0; i < c->n_layers; i++)
+		ck_assert_msg(c->layers[i].type[0] != '$', "layer %s type %s", c->layers[i].name, c->layers[i].type);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_block_variables_are_substituted_in_strings_and_numbers)
+{
+	struct mx_conf *c = load_ok("blocks.conf", NULL, 0);
+	ck_assert_str_eq(find_attr(&c->layers[1], "num_hidden"), "8");
+	ck_assert_str_eq(find_attr(&c->layers[13], "num_hidden"), "4");
+	ck_assert_str_eq(find_attr(&c->layers[14], "act_type"), "relu");
+	ck_assert_str_eq(find_attr(&c->layers[13], "__lr_mult__"), "0.5");
+	/* args of a nested use are made from the outer unit's variables */
+	ck_assert_str_eq(find_attr(&c->layers[15], "num_hidden"), "6");
+	ck_assert_str_eq(find_attr(&c->layers[16], "act_type"), "tanh");
+	ck_assert_str_eq(find_attr(&c->layers[15], "__lr_mult__"), "1");
+	ck_assert_str_eq(find_attr(&c->layers[17], "num_hidden"), "6");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_layers_of_a_block_carry_the_line_of_the_block_and_of_the_use)
+{
+	struct mx_conf *c = load_ok("blocks.conf", NULL, 0);
+	char want[2048];
+	snprintf(want, sizeof want, CONF_DIR "blocks_res.inc:5 (block \"res\" used at %s)", origin("blocks.conf", 15));
+	ck_assert_str_eq(c->layers[3].origin, want);
+	ck_assert_str_eq(c->layers[3].attrs[0].origin, want);
+	/* nested: the inner use's place carries the outer use's */
+	snprintf(want, sizeof want, CONF_DIR "blocks.conf:5 (block \"dense\" used at " CONF_DIR
+		 "blocks.conf:9 (block \"nested\" used at " CONF_DIR "blocks.conf:17))");
+	ck_assert_str_eq(c->layers[15].origin, want);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_lr_mult_and_wd_mult_reach_the_learnable_variables)
+{
+	struct mx_conf *c = load_ok("blocks.conf", NULL, 0);
+	struct graph *g = NULL;
+	ck_assert_str_eq(find_attr(&c->layers[0], "__lr_mult__"), "2");
+	ck_assert_str_eq(find_attr(&c->layers[0], "__wd_mult__"), "0");
+	ck_assert_ptr_null(find_attr(&c->layers[0], "lr_mult"));
+	ck_ok(conf_build_graph(c, &g));
+	ck_assert_str_eq(node_attr(g, "stem_weight", "__lr_mult__"), "2");
+	ck_assert_str_eq(node_attr(g, "stem_bias", "__wd_mult__"), "0");
+	ck_assert_str_eq(node_attr(g, "head_fc_weight", "__lr_mult__"), "0.5");
+	ck_assert_ptr_null(node_attr(g, "stage1_unit1_fc1_weight", "__lr_mult__"));
+	/* the wiring survives lowering: the sum of unit 2 adds unit 1's output */
+	ck_assert_int_eq(g->nodes[graph_find(g, "stage1_unit2_sum")].inputs[1].node, graph_find(g, "stage1_unit1_sum"));
+	ck_assert_int_eq(g->heads[0].node, graph_find(g, "softmax"));
+	graph_free(g);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_lr_mult_names_its_line)
+{
+	const char *text = "net = (\n  { type = \"fc\"; name = \"fc1\"; num_hidden = 2;\n    lr_mult = \"fast\"; }\n);\n";
+	text_fails(text, strlen(text), MX_ERR_INVALID, "strict.conf:3: layer \"fc1\": lr_mult: expected a number, got \"fast\"");
+}
+END_TEST
+
+START_TEST(test_repeats_without_a_final_number_are_numbered_from_two_and_lists_take_variables)
+{
+	const char *text = "blocks = { b = (\n"
+			   "  { type = \"Convolution\"; name = \"c\"; kernel = [\"$k\", \"$k\"]; pad = (\"$k\", 0);\n"
+			   "    label = \"$$cost of $name from ${in}\"; names = [\"$in\", \"x\"]; }\n); };\n"
+			   "net = ( { type = \"fc\"; name = \"first\"; num_hidden = 2; },\n"
+			   "  { block = \"b\"; name = \"tail\"; args = { k = 3; }; repeat = 3; } );\n";
+	char dir[] = "/tmp/check_conf.XXXXXX", path[64];
+	struct mx_conf *c = NULL;
+	FILE *f;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/rep.conf", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	ck_ok(conf_load(path, NULL, 0, &c));
+	unlink(path);
+	rmdir(dir);
+	ck_assert_int_eq(c->n_layers, 4);
+	ck_layer(c, 1, "tail_c", IN("first"));
+	ck_layer(c, 2, "tail_2_c", IN("tail_c"));
+	ck_layer(c, 3, "tail_3_c", IN("tail_2_c"));
+	ck_assert_str_eq(find_attr(&c->layers[1], "kernel"), "(3, 3)");
+	ck_assert_str_eq(find_attr(&c->layers[1], "pad"), "(3, 0)");
+	ck_assert_str_eq(find_attr(&c->layers[2], "label"), "$cost of tail_2 from tail_c");
+	ck_assert_str_eq(find_attr(&c->layers[1], "names"), "first,x");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_block_errors_name_the_block_line_and_the_use)
+{
+	const char *head = "blocks = {\n  b = (\n    { type = \"fc\"; name = \"fc1\"; num_hidden = \"$hidden\"; },\n"
+			   "    { type = \"fc\"; name = \"fc2\"; num_hidden = 2; inputs = \"%s\"; }\n  );\n};\n"
+			   "net = (\n  %s\n);\n";
+	const struct { const char *input, *use, *want; } cases[] = {
+		/* an unknown variable: the line in the block, then the use */
+		{"fc1", "{ block = \"b\"; name = \"u\"; }",
+		 "strict.conf:3 (block \"b\" used at strict.conf:8): layer \"u_fc1\": unknown variable \"$hidden\" "
+		 "(unit \"u\" sets $in, $name and its args)"},
+		{"$nmae", "{ block = \"b\"; name = \"u\"; args = { hidden = 2; }; }",
+		 "strict.conf:4 (block \"b\" used at strict.conf:8): layer \"u_fc2\": unknown variable \"$nmae\" "
+		 "(did you mean \"$name\"?)"},
+		/* an argument the block never uses: at the argument's line */
+		{"fc1", "{ block = \"b\"; name = \"u\";\n    args = { hiden = 2; }; }",
+		 "strict.conf:9: unit \"u\": block \"b\" (strict.conf:2) uses no variable \"$hiden\" (did you mean \"$hidden\"?)"},
+		{"fc1", "{ block = \"bb\"; name = \"u\"; args = { hidden = 2; }; }",
+		 "strict.conf:8: unit \"u\": unknown block \"bb\" (did you mean \"b\"?)"},
+		{"fc", "{ block = \"b\"; name = \"u\"; args = { hidden = 2; }; }",
+		 "strict.conf:4 (block \"b\" used at strict.conf:8): layer \"u_fc2\": input \"fc\" is not a layer of "
+		 "block \"b\" (did you mean \"fc1\"?); the unit's input is \"$in\""},
+		{"fc1", "{ block = \"b\"; args = { hidden = 2; }; }",
+		 "strict.conf:8: entry 1: a use of a block needs a name"},
+		{"fc1", "{ block = \"b\"; name = \"u\"; args = { hidden = 2; }; repeat = 0; }",
+		 "strict.conf:8: unit \"u\": repeat must be a whole number in [1, 10000]"},
+		{"fc1", "{ block = \"b\"; name = \"u\"; type = \"fc\"; }",
+		 "strict.conf:8: unit \"u\": has both type and block"},
+		{"fc1", "{ block = \"b\"; name = \"u\"; arg = { hidden = 2; }; }",
+		 "strict.conf:8: unit \"u\": unknown key \"arg\" in a use of a block (did you mean \"args\"?)"},
+		{"fc1", "{ block = \"b\"; name = \"u\"; args = { hidden = 2; name = \"v\"; }; }",
+		 "strict.conf:8: unit \"u\": args.name: $name is set by the unit itself"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char text[2048];
+		snprintf(text, sizeof text, head, cases[i].input, cases[i].use);
+		text_fails_here(text, MX_ERR_INVALID, cases[i].want);
+	}
+}
+END_TEST
+
+START_TEST(test_a_block_group_gives_default_args_that_a_use_may_replace)
+{
+	const char *text = "blocks = {\n  b = {\n    args = { k = 3; act = \"relu\"; };\n"
+			   "    layers = ( { type = \"Convolution\"; name = \"c\"; kernel = [\"$k\", \"$k\"]; act = \"$act\"; } );\n"
+			   "  };\n};\nnet = ( { block = \"b\"; name = \"u\"; },\n"
+			   "  { block = \"b\"; name = \"v\"; args = { k = 5; }; } );\n";
+	char dir[] = "/tmp/check_conf.XXXXXX", path[64];
+	struct mx_conf *c = NULL;
+	FILE *f;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/def.conf", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	ck_ok(conf_load(path, NULL, 0, &c));
+	unlink(path);
+	rmdir(dir);
+	ck_assert_int_eq(c->n_layers, 2);
+	ck_layer(c, 0, "u_c", IN("data"));
+	ck_layer(c, 1, "v_c", IN("u_c"));
+	ck_assert_str_eq(find_attr(&c->layers[0], "kernel"), "(3, 3)");
+	ck_assert_str_eq(find_attr(&c->layers[1], "kernel"), "(5, 5)");
+	ck_assert_str_eq(find_attr(&c->layers[1], "act"), "relu");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_misshapen_blocks_and_endless_nesting_are_errors)
+{
+	const struct { const char *text, *want; } cases[] = {
+		{"blocks = (1, 2);\n", "strict.conf:1: blocks is a list ( ); write blocks = {"},
+		{"blocks = {\n  b = 1;\n};\n", "strict.conf:2: block \"b\" is an integer; write b = ( { type = ...; }, ... );"},
+		{"blocks = {\n  b = { arg = { x = 1; }; };\n};\n",
+		 "strict.conf:2: block \"b\": unknown key \"arg\" (did you mean \"args\"?)"},
+		{"blocks = {\n  b = { args = { x = 1; }; };\n};\n", "strict.conf:2: block \"b\" has no layers = ( ... );"},
+		{"blocks = {\n  b = { args = { k = 1;\n    x = 1; };\n    layers = ( { type = \"fc\"; num_hidden = \"$k\"; } ); };\n};\n"
+		 "net = ( { block = \"b\"; name = \"u\"; } );\n",
+		 "strict.conf:3: default args: block \"b\" (strict.conf:2) uses no variable \"$x\""},
+		{"blocks = {\n  b = ();\n};\n", "strict.conf:2: block \"b\" has no layers"},
+		{"blocks = {\n  a = ( { block = \"a\"; name = \"x\"; } );\n};\nnet = ( { block = \"a\"; name = \"u\"; } );\n",
+		 "blocks nest deeper than 16 (does block \"a\" use itself?)"},
+		{"net = ( { block = \"a\"; name = \"u\"; } );\n",
+		 "strict.conf:1: unit \"u\": unknown block \"a\"; define it: blocks = { a = ("},
+		/* inside a block, a unit is read when its entry comes */
+		{"blocks = {\n  d = ( { type = \"fc\"; num_hidden = 1; } );\n"
+		 "  b = ( { type = \"fc\"; name = \"f\"; num_hidden = 1; inputs = \"later\"; },\n"
+		 "        { block = \"d\"; name = \"later\"; } );\n};\nnet = ( { block = \"b\"; name = \"u\"; } );\n",
+		 "strict.conf:3 (block \"b\" used at strict.conf:6): layer \"u_f\": input \"later\" is a unit defined after "
+		 "this entry"},
+		{"blocks = {\n  b = ( { type = \"fc\"; num_hidden = \"1$\"; } );\n};\nnet = ( { block = \"b\"; name = \"u\"; } );\n",
+		 "strict.conf:2 (block \"b\" used at strict.conf:4): layer \"u_fc0\": \"1$\": '$' starts a "
+		 "variable ($filters or ${filters}); write $$ for a '$'"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		text_fails_here(cases[i].text, MX_ERR_INVALID, cases[i].want);
+}
+END_TEST
+
+START_TEST(test_overrides_reach_a_units_repeat_and_args)
+{
+	const char *ov[] = {"net.stage1_unit1.repeat=1", "net.head.args.hidden=5"};
+	const char *inner[] = {"net.stage1_unit1_fc1.num_hidden=5"};
+	const char *blocks[] = {"blocks.res.x=1"};
+	const char *layer_args[] = {"net.stem.args.x=1"};
+	struct mx_conf *c = load_ok("blocks.conf", ov, 2);
+	ck_assert_int_eq(c->n_layers, 12);
+	ck_layer(c, 5, "head_fc", IN("stage1_unit2")); /* no unit 2 now: the name stays as written */
+	ck_assert_str_eq(find_attr(&c->layers[5], "num_hidden"), "5");
+	conf_free(c);
+	load_fails("blocks.conf", inner, 1, MX_ERR_INVALID,
+		   "override \"net.stage1_unit1_fc1.num_hidden=5\": no layer named \"stage1_unit1_fc1\" in net; a block makes "
+		   "the layers of unit \"stage1_unit1\": override its args (net.stage1_unit1.args.<key>=value)");
+	load_fails("blocks.conf", blocks, 1, MX_ERR_INVALID, "override \"blocks.res.x=1\": blocks cannot be overridden");
+	load_fails("blocks.conf", layer_args, 1, MX_ERR_INVALID,
+		   "override \"net.stem.args.x=1\": stem is a layer, not a use of a block");
+}
+END_TEST
+
+START_TEST(test_the_shipped_example_confs_load_and_keep_the_contract)
+{
+	const char *names[] = {"fmnist-mlp", "fmnist-lenet", "fmnist-convbn", "cifar-resnet20", "alexnet", "vgg16",
+			       "inception-bn", "resnet50"};
+	/* as many layers as the symbols of MXNet's model zoo (symbols/NAME.py) have operators */
+	const int layers[] = {6, 11, 13, 74, 24, 40, 233, 175};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char path[1024];
+		struct mx_conf *c = NULL;
+		snprintf(path, sizeof path, FIXTURES "/../../confs/%s.conf", names[i]);
+		ck_assert_msg(conf_load(path, NULL, 0, &c) == MX_OK, "%s: %s", names[i], mx_error_message());
+		if (layers[i])
+			ck_assert_msg(c->n_layers == layers[i], "%s: %d layers, want %d", names[i], c->n_layers, layers[i]);
+		ck_assert_str_eq(c->layers[c->n_layers - 1].name, "softmax");
+		conf_free(c);
+	}
+}
+END_TEST
+
 /* ---- sections to parameter tables ---- */
 
 START_TEST(test_solver_section_sets_the_solver_parameters)
@@ -555,7 +869,8 @@ static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *read = tcase_create("read"), *override = tcase_create("override"), *errors = tcase_create("errors"),
-	      *graph = tcase_create("graph"), *sections = tcase_create("sections"), *strict = tcase_create("strict");
+	      *graph = tcase_create("graph"), *sections = tcase_create("sections"), *strict = tcase_create("strict"),
+	      *blocks = tcase_create("blocks");
 	tcase_add_test(read, test_good_conf_loads_sections_layers_and_device);
 	tcase_add_test(read, test_each_kind_of_value_becomes_text);
 	tcase_add_test(read, test_unnamed_layers_get_mxnet_style_names_and_inputs_are_read);
@@ -578,6 +893,17 @@ static Suite *conf_suite(void)
 	tcase_add_test(graph, test_bad_layer_keys_and_values_name_their_own_line);
 	tcase_add_test(graph, test_bad_inputs_name_the_missing_layer);
 	tcase_add_test(graph, test_graph_errors_are_not_prefixed_twice);
+	tcase_add_test(blocks, test_a_block_use_expands_into_prefixed_layers_and_repeats_chain);
+	tcase_add_test(blocks, test_block_variables_are_substituted_in_strings_and_numbers);
+	tcase_add_test(blocks, test_layers_of_a_block_carry_the_line_of_the_block_and_of_the_use);
+	tcase_add_test(blocks, test_lr_mult_and_wd_mult_reach_the_learnable_variables);
+	tcase_add_test(blocks, test_bad_lr_mult_names_its_line);
+	tcase_add_test(blocks, test_repeats_without_a_final_number_are_numbered_from_two_and_lists_take_variables);
+	tcase_add_test(blocks, test_block_errors_name_the_block_line_and_the_use);
+	tcase_add_test(blocks, test_a_block_group_gives_default_args_that_a_use_may_replace);
+	tcase_add_test(blocks, test_misshapen_blocks_and_endless_nesting_are_errors);
+	tcase_add_test(blocks, test_overrides_reach_a_units_repeat_and_args);
+	tcase_add_test(blocks, test_the_shipped_example_confs_load_and_keep_the_contract);
 	tcase_add_test(sections, test_solver_section_sets_the_solver_parameters);
 	tcase_add_test(sections, test_solver_errors_name_file_line_and_section);
 	suite_add_tcase(s, read);
@@ -585,6 +911,7 @@ static Suite *conf_suite(void)
 	suite_add_tcase(s, errors);
 	suite_add_tcase(s, strict);
 	suite_add_tcase(s, graph);
+	suite_add_tcase(s, blocks);
 	suite_add_tcase(s, sections);
 	return s;
 }

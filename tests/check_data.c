@@ -786,10 +786,145 @@ START_TEST(fashion_mnist_t10k_has_10000_examples_and_first_label_9)
 }
 END_TEST
 
+/* ---- the synthetic iterator ---- */
+
+/* Reads epoch `epoch` of it into data (rows of per floats) and labels, padding rows
+ * dropped; returns the number of examples. */
+static long read_synthetic_epoch(struct data_iter *it, int epoch, long per, float *data, float *labels)
+{
+	struct data_batch b;
+	long n = 0;
+	int rc, bs = iter_batch_size(it);
+	ck_ok(iter_reset(it, epoch));
+	while ((rc = iter_next(it, &b)) == MX_OK) {
+		int rows = bs - b.pad;
+		memcpy(data + n * per, tensor_f32(b.data), rows * per * sizeof(float));
+		memcpy(labels + n, tensor_f32(b.label), rows * sizeof(float));
+		n += rows;
+	}
+	ck_assert_msg(rc == MX_END, "iter_next: %d %s", rc, mx_error_message());
+	return n;
+}
+
+START_TEST(synthetic_gives_the_shapes_and_counts_asked_for_with_values_in_range)
+{
+	struct data_iter *it;
+	struct data_batch b;
+	struct mx_shape want = shape_make(3, 4L, 2L, 3L), ds, ls;
+	int pads[3];
+	ck_ok(make_iter(&it, "synthetic", "batch_size", "4", "data_shape", "(2, 3)", "num_examples", "10",
+			"num_classes", "3", NULL));
+	ds = iter_data_shape(it);
+	ls = iter_label_shape(it);
+	ck_assert(shape_equal(&ds, &want));
+	ck_assert_int_eq(ls.ndim, 1);
+	ck_assert_int_eq(ls.dim[0], 4);
+	ck_assert_int_eq(iter_num_examples(it), 10);
+	ck_ok(iter_reset(it, 0));
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(iter_next(it, &b), MX_OK);
+		pads[k] = b.pad;
+		for (int i = 0; i < 24; i++)
+			ck_assert(tensor_f32(b.data)[i] >= -1.0f && tensor_f32(b.data)[i] < 1.0f);
+		for (int i = 0; i < 4; i++) {
+			float y = tensor_f32(b.label)[i];
+			ck_assert_msg(y == (int)y && y >= 0 && y < 3, "label %g", y);
+		}
+	}
+	ck_assert_int_eq(iter_next(it, &b), MX_END);
+	ck_assert_int_eq(pads[0], 0);
+	ck_assert_int_eq(pads[1], 0);
+	ck_assert_int_eq(pads[2], 2);
+	iter_free(it);
+	/* num_examples defaults to ten batches */
+	ck_ok(make_iter(&it, "synthetic", "batch_size", "7", "data_shape", "(3, 32, 32)", NULL));
+	ck_assert_int_eq(iter_num_examples(it), 70);
+	ds = iter_data_shape(it);
+	want = shape_make(4, 7L, 3L, 32L, 32L);
+	ck_assert(shape_equal(&ds, &want));
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(synthetic_data_is_a_pure_function_of_seed_epoch_and_example)
+{
+	enum { N = 12, PER = 6 };
+	static float a[N * PER], b[N * PER], c[N * PER], d[N * PER];
+	float la[N], lb[N], lc[N], ld[N];
+	struct data_iter *x, *y, *z;
+	/* other batch sizes and prefetching give the same examples */
+	ck_ok(make_iter(&x, "synthetic", "batch_size", "4", "data_shape", "(6)", "num_examples", "12", "seed", "7",
+			"prefetch_buffer", "0", NULL));
+	ck_ok(make_iter(&y, "synthetic", "batch_size", "5", "data_shape", "(6)", "num_examples", "12", "seed", "7",
+			"prefetch_buffer", "3", NULL));
+	ck_ok(make_iter(&z, "synthetic", "batch_size", "4", "data_shape", "(6)", "num_examples", "12", "seed", "8",
+			NULL));
+	ck_assert_int_eq(read_synthetic_epoch(x, 1, PER, a, la), N);
+	ck_assert_int_eq(read_synthetic_epoch(y, 1, PER, b, lb), N);
+	check_close("epoch 1, batch 5 vs 4", b, a, N * PER, 0, 0);
+	check_close("labels", lb, la, N, 0, 0);
+	/* another epoch and another seed differ, and so do the examples of one epoch */
+	ck_assert_int_eq(read_synthetic_epoch(x, 2, PER, c, lc), N);
+	ck_assert_int_eq(read_synthetic_epoch(z, 1, PER, d, ld), N);
+	ck_assert(memcmp(a, c, sizeof a) != 0);
+	ck_assert(memcmp(a, d, sizeof a) != 0);
+	ck_assert(memcmp(a, a + PER, PER * sizeof(float)) != 0);
+	/* an epoch read again is the same */
+	ck_assert_int_eq(read_synthetic_epoch(x, 1, PER, c, lc), N);
+	check_close("epoch 1 again", c, a, N * PER, 0, 0);
+	iter_free(x);
+	iter_free(y);
+	iter_free(z);
+}
+END_TEST
+
+START_TEST(synthetic_labels_are_uniform_over_the_classes_and_data_centred)
+{
+	enum { N = 5000, CLASSES = 5, PER = 4 };
+	static float data[N * PER], labels[N];
+	int count[CLASSES] = {0};
+	double sum = 0;
+	struct data_iter *it;
+	ck_ok(make_iter(&it, "synthetic", "batch_size", "100", "data_shape", "(4)", "num_examples", "5000",
+			"num_classes", "5", NULL));
+	ck_assert_int_eq(read_synthetic_epoch(it, 0, PER, data, labels), N);
+	for (int i = 0; i < N; i++)
+		count[(int)labels[i]]++;
+	/* each count is binomial(5000, 0.2): 1000 +- 28; 150 is over 5 standard deviations */
+	for (int k = 0; k < CLASSES; k++)
+		ck_assert_msg(count[k] > 850 && count[k] < 1150, "class %d drawn %d times of %d", k, count[k], N);
+	for (int i = 0; i < N * PER; i++)
+		sum += data[i];
+	ck_assert_msg(fabs(sum / (N * PER)) < 0.02, "mean %g", sum / (N * PER)); /* sd of the mean: 0.0041 */
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(synthetic_needs_a_data_shape_and_checks_its_keys)
+{
+	struct data_iter *it = NULL;
+	ck_assert_int_eq(make_iter(&it, "synthetic", "batch_size", "4", NULL), MX_ERR_INVALID);
+	ck_assert_msg(strstr(mx_error_message(), "data.train: iter \"synthetic\" needs the key \"data_shape\""),
+		      "%s", mx_error_message());
+	ck_assert_int_eq(make_iter(&it, "synthetic", "batch_size", "4", "data_shape", "(3, 0)", NULL), MX_ERR_INVALID);
+	ck_assert_msg(strstr(mx_error_message(), "data_shape"), "%s", mx_error_message());
+	ck_assert_int_eq(make_iter(&it, "synthetic", "batch_size", "4", "data_shape", "()", NULL), MX_ERR_INVALID);
+	ck_assert_msg(strstr(mx_error_message(), "data_shape has 0 dimensions"), "%s", mx_error_message());
+	ck_assert_int_eq(make_iter(&it, "synthetic", "batch_size", "4", "data_shape", "(3)", "num_class", "4", NULL),
+			 MX_ERR_INVALID);
+	ck_assert_msg(strstr(mx_error_message(), "unknown key \"num_class\" (did you mean \"num_classes\"?)"), "%s",
+		      mx_error_message());
+	ck_assert_int_eq(make_iter(&it, "synthtic", "batch_size", "4", NULL), MX_ERR_INVALID);
+	ck_assert_msg(strstr(mx_error_message(), "(did you mean \"synthetic\"?)"), "%s", mx_error_message());
+	ck_assert_ptr_null(it);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("data");
 	TCase *mnist = tcase_create("mnist"), *thread = tcase_create("prefetch"), *errors = tcase_create("errors");
+	TCase *synthetic = tcase_create("synthetic");
 	mx_log_set_level(MX_LOG_WARN);
 	tcase_add_checked_fixture(mnist, make_tmp_dir, remove_tmp_dir);
 	tcase_add_checked_fixture(thread, make_tmp_dir, remove_tmp_dir);
@@ -822,6 +957,11 @@ int main(void)
 	tcase_add_test(errors, missing_keys_bad_values_and_bad_parts_are_errors);
 	suite_add_tcase(s, mnist);
 	suite_add_tcase(s, thread);
+	tcase_add_test(synthetic, synthetic_gives_the_shapes_and_counts_asked_for_with_values_in_range);
+	tcase_add_test(synthetic, synthetic_data_is_a_pure_function_of_seed_epoch_and_example);
+	tcase_add_test(synthetic, synthetic_labels_are_uniform_over_the_classes_and_data_centred);
+	tcase_add_test(synthetic, synthetic_needs_a_data_shape_and_checks_its_keys);
 	suite_add_tcase(s, errors);
+	suite_add_tcase(s, synthetic);
 	return run_suite(s);
 }

@@ -76,7 +76,7 @@ struct data_iter {
 
 const struct iter_kind *const *iter_kinds(void)
 {
-	static const struct iter_kind *const kinds[] = {&iter_mnist, NULL};
+	static const struct iter_kind *const kinds[] = {&iter_mnist, &iter_synthetic, NULL};
 	return kinds;
 }
 

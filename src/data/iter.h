@@ -62,5 +62,6 @@ long iter_num_examples(const struct data_iter *it);
 /* The iterator kinds, for the man page and "did you mean". NULL-terminated. */
 const struct iter_kind *const *iter_kinds(void);
 extern const struct iter_kind iter_mnist;
+extern const struct iter_kind iter_synthetic;
 
 #endif

@@ -1,5 +1,61 @@
 /* conf.c: the .conf reader: a libconfig tree, command-line overrides applied to it, then
- * sections, layers and the device as text with their file:line; and its lowering to a graph. */
+ * sections, layers and the device as text with their file:line; and its lowering to a graph.
+ *
+ * Layers. Each entry of `net = ( ... );` is a layer: { type = "Convolution"; name = "conv1";
+ * inputs = ["a", "b"]; <operator keys>; lr_mult = 2; wd_mult = 0; }. Without inputs a layer
+ * reads the entry before it (the data for the first). Without a name it is named as MXNet
+ * names: its type in lower case and a counter ("convolution0"). lr_mult and wd_mult are
+ * MXNet's __lr_mult__ / __wd_mult__, which the layer's weights and biases inherit.
+ *
+ * Blocks: a group of layers written once and used many times (a ResNet unit). A top-level
+ * section defines each block as a layer list:
+ *
+ *   blocks = {
+ *     basic = (                                  # a pre-activation residual unit
+ *       { type = "BatchNorm"; name = "bn1"; fix_gamma = false; },
+ *       { type = "Activation"; name = "relu1"; act_type = "relu"; },
+ *       { type = "Convolution"; name = "conv1"; num_filter = "$filters"; kernel = [3, 3];
+ *         stride = ["$stride", "$stride"]; pad = [1, 1]; no_bias = true; },
+ *       ...
+ *       { type = "elemwise_add"; name = "plus"; inputs = ["conv2", "$in"]; }
+ *     );
+ *   };
+ *
+ * A block may also be a group that gives default args beside its layers:
+ *
+ *   basic = { args = { stride = 1; }; layers = ( ... ); };
+ *
+ * and an entry of net (or of another block) with a `block` key uses it:
+ *
+ *   { block = "basic"; name = "stage1_unit2"; inputs = ["stage1_unit1"];
+ *     args = { filters = 64; stride = 1; }; repeat = 2; },
+ *
+ * A use takes block, name (required), inputs, args and repeat (default 1), and makes a
+ * unit: the block's layers again, each named "<unit>_<name>" (stage1_unit2_conv1); an
+ * unnamed layer gets its automatic name after the prefix (stage1_unit2_convolution0).
+ * Inside a block:
+ *   - $var or ${var} in a string value is replaced by the unit's variable: an entry of
+ *     args (its value as text: numbers, strings, lists) or a default, $name (the unit's
+ *     name) or $in (its inputs). A string that becomes a number is a number ("$filters"
+ *     -> 64), and a list whose elements all become numbers is a list of numbers (["$k",
+ *     "$k"] -> (3, 3)). $$ is a '$'.
+ *   - inputs name entries of the same block by their names as written ("conv1"), and
+ *     "$in" is the unit's input. The first layer reads $in unless it names its inputs. A
+ *     name made from a variable ("$side", given in args) is taken as it is, so layers
+ *     outside the unit come in through args; any other name is an error.
+ *   - A layer whose name holds a variable is named exactly so ("conv_$name" ->
+ *     "conv_3a_1x1", MXNet's Inception naming); such names are not prefixed.
+ *   - An entry may use another block (units nest, 16 deep at most); its name is
+ *     prefixed in turn and its args may use the outer unit's variables.
+ * A unit's input is its inputs, else the entry before it. Its output is its last layer:
+ * later entries name the unit to read it (inputs = ["stage1_unit2"]). With repeat = N the
+ * block is used N times in a chain, each fed by the one before; the units count up the
+ * number ending the name (stage1_unit2, stage1_unit3), or take _2, _3 when there is none.
+ * Errors name the line in the block and the use: "net.conf:31 (block "basic" used at
+ * net.conf:75): layer "stage1_unit1_conv1": unknown variable "$filter" (did you mean
+ * "$filters"?)"; an argument the block never uses is an error at its own line; an unknown
+ * block suggests the nearest. Blocks may come from @include files (relative to the .conf).
+ * Overrides reach a unit's entry: net.stage1_unit2.repeat=4, net.stage1_unit1.args.filters=32. */
 #include "conf.h"
 
 #include <ctype.h>
@@ -14,7 +70,7 @@
 
 #include "error.h"
 
-static const char *const top_sections[] = {"data", "net", "solver", "model", "device", NULL};
+static const char *const top_sections[] = {"data", "net", "blocks", "solver", "model", "device", NULL};
 static const char *const data_sections[] = {"train", "eval", NULL};
 
 /* The hook of settings set by an override, so their origin reads "command line" even
@@ -412,6 +468,20 @@ static config_setting_t *find_layer(config_setting_t *net, const char *name, con
 		}
 	}
 	names[k] = NULL;
+	/* A layer a block made: its unit's name (less the repeat number) begins its name. */
+	for (int i = 0; i < n; i++) {
+		config_setting_t *use = config_setting_get_elem(net, i);
+		const char *unit = given_name(use);
+		size_t stem = unit ? strlen(unit) : 0;
+		while (stem > 0 && isdigit((unsigned char)unit[stem - 1]))
+			stem--;
+		if (unit && config_setting_get_member(use, "block") && stem && !strncmp(name, unit, stem)) {
+			mx_error(MX_ERR_INVALID, "override \"%s\": no layer named \"%s\" in net; a block makes the layers "
+				 "of unit \"%s\": override its args (net.%s.args.<key>=value)", override_text, name, unit,
+				 unit);
+			return NULL;
+		}
+	}
 	near = nearest_name(names, name);
 	if (near)
 		mx_error(MX_ERR_INVALID, "override \"%s\": no layer named \"%s\" (did you mean \"%s\"?)", override_text,
@@ -454,8 +524,12 @@ static int apply_override(config_t *cfg, const char *text)
 		want = 3;
 		form = "data.train.<key>=value or data.eval.<key>=value";
 	} else if (!strcmp(parts[0], "net")) {
-		want = 3;
-		form = "net.<layer name>.<key>=value";
+		/* net.<unit>.args.<key>: an argument of a use of a block */
+		want = n_parts == 4 && !strcmp(parts[2], "args") ? 4 : 3;
+		form = "net.<layer name>.<key>=value or net.<unit>.args.<key>=value";
+	} else if (!strcmp(parts[0], "blocks")) {
+		return mx_error(MX_ERR_INVALID, "override \"%s\": blocks cannot be overridden; override a unit that uses "
+				"one: net.<unit>.args.<key>=value", text);
 	} else {
 		near = nearest_name(top_sections, parts[0]);
 		if (near)
@@ -475,7 +549,16 @@ static int apply_override(config_t *cfg, const char *text)
 					type_word(config_setting_type(net)));
 		if (!(parent = find_layer(net, parts[1], text)))
 			return MX_ERR_INVALID;
-		return set_override_value(parent, parts[2], value, text);
+		if (want == 4) {
+			char where[600];
+			snprintf(where, sizeof where, "net.%s.args", parts[1]);
+			if (!config_setting_get_member(parent, "block"))
+				return mx_error(MX_ERR_INVALID, "override \"%s\": %s is a layer, not a use of a block", text,
+						parts[1]);
+			if (!(parent = child_group(parent, "args", text, where)))
+				return MX_ERR_INVALID;
+		}
+		return set_override_value(parent, parts[want - 1], value, text);
 	}
 	if (!strcmp(parts[0], "data") && strcmp(parts[1], "train") && strcmp(parts[1], "eval")) {
 		near = nearest_name(data_sections, parts[1]);
@@ -548,34 +631,390 @@ static int read_data(const config_setting_t *g, const char *path, struct mx_conf
 	return MX_OK;
 }
 
-static int read_inputs(const config_setting_t *s, const char *origin, const char *name, struct conf_layer *l)
+/* ---- the layer list and blocks ----
+ *
+ * The net list is read entry by entry into conf_layer records. An entry with a `block`
+ * key is a use of a block: the block's layer list is read again in a scope of its own
+ * (its unit), with the unit's variables substituted and its names prefixed, once per
+ * repeat. See the syntax at the top of this file. */
+
+#define PLACE_MAX 4096       /* an origin with its chain of block uses */
+#define NAME_MAX_LEN 256
+#define BLOCK_DEPTH_MAX 16
+#define REPEAT_MAX 10000
+
+static const char *const use_keys[] = {"block", "name", "inputs", "args", "repeat", NULL};
+
+/* A growable list of owned strings (entries may be NULL). */
+struct names {
+	char **v;
+	int n;
+};
+
+static int names_add(struct names *s, const char *str)
 {
-	int n = config_setting_is_scalar(s) ? 1 : config_setting_is_aggregate(s) ? config_setting_length(s) : 0;
+	char **p = realloc(s->v, (s->n + 1) * sizeof *p);
+	if (!p)
+		return -1;
+	s->v = p;
+	p[s->n] = NULL;
+	if (str && !(p[s->n] = strdup(str)))
+		return -1;
+	s->n++;
+	return 0;
+}
+
+/* Points the entry key of a local/full pair that waits for its layer (full NULL) at
+ * value, or adds the pair. Returns 0, or -1 out of memory. */
+static int names_set(struct names *local, struct names *full, const char *key, const char *value)
+{
+	for (int i = 0; i < local->n; i++)
+		if (local->v[i] && !full->v[i] && !strcmp(local->v[i], key))
+			return (full->v[i] = strdup(value)) ? 0 : -1;
+	return names_add(local, key) || names_add(full, value) ? -1 : 0;
+}
+
+static void names_free(struct names *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static int names_find(const struct names *s, const char *str)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->v[i] && !strcmp(s->v[i], str))
+			return i;
+	return -1;
+}
+
+/* A variable of a unit: $in, $name, or one of its args. */
+struct block_var {
+	char *name;
+	char *text;
+};
+
+/* Where entries are read: the net list itself (block NULL), or one unit of a block. */
+struct scope {
+	const char *block;          /* the block's name; NULL for the net list */
+	const char *unit;           /* the unit's name, the prefix of its layers' names */
+	const char *use_origin;     /* the place of the use, with its own chain */
+	struct block_var *vars;     /* $in, $name, then the args */
+	int n_vars;
+	struct names in;            /* the unit's inputs (layer names) */
+	/* Names that entries of this list answer to, and the layer each stands for: in a
+	 * unit, every entry of the block by its local name (NULL for a unit not read yet);
+	 * at the net level, the units (a unit's name stands for its last layer). */
+	struct names local, full;
+	int depth;
+};
+
+/* One read of the net list. */
+struct expand {
+	struct mx_conf *c;
+	const config_setting_t *blocks;  /* the top-level blocks group, or NULL */
+	const char *path;
+};
+
+static int no_memory(const char *origin)
+{
+	return mx_error(MX_ERR_NOMEM, "%s: out of memory", origin);
+}
+
+/* The origin of s read in scope sc: its file:line, and inside a unit the block and the
+ * place of the use ("net.conf:12 (block \"basic\" used at net.conf:40)"). */
+static void place(const struct scope *sc, const config_setting_t *s, const char *path, char *buf, size_t size)
+{
+	char here[ORIGIN_MAX];
+	origin_of(s, path, here, sizeof here);
+	if (sc->block)
+		snprintf(buf, size, "%s (block \"%s\" used at %s)", here, sc->block, sc->use_origin);
+	else
+		snprintf(buf, size, "%s", here);
+}
+
+/* The variable reference after a '$': "name" or "{name}". Copies the name into buf and
+ * returns the characters it takes, or 0 when there is none. */
+static size_t var_ref(const char *p, char *buf, size_t size)
+{
+	size_t n = 0;
+	int braced = *p == '{';
+	p += braced;
+	if (!isalpha((unsigned char)*p) && *p != '_')
+		return 0;
+	while (isalnum((unsigned char)p[n]) || p[n] == '_')
+		n++;
+	if (braced && p[n] != '}')
+		return 0;
+	snprintf(buf, size, "%.*s", (int)n, p);
+	return n + 2 * braced;
+}
+
+static struct block_var *find_var(const struct scope *sc, const char *name)
+{
+	for (int i = 0; i < sc->n_vars; i++)
+		if (!strcmp(sc->vars[i].name, name))
+			return &sc->vars[i];
+	return NULL;
+}
+
+static int unknown_var(const struct scope *sc, const char *name, const char *origin, const char *who)
+{
+	const char *names[64];
+	const char *near;
+	int n = 0;
+	for (int i = 0; i < sc->n_vars && n < 63; i++)
+		names[n++] = sc->vars[i].name;
+	names[n] = NULL;
+	near = nearest_name(names, name);
+	if (near)
+		return mx_error(MX_ERR_INVALID, "%s: %s: unknown variable \"$%s\" (did you mean \"$%s\"?)", origin, who,
+				name, near);
+	return mx_error(MX_ERR_INVALID, "%s: %s: unknown variable \"$%s\" (unit \"%s\" sets $in, $name and its args)",
+			origin, who, name, sc->unit);
+}
+
+/* Replaces $var and ${var} in text by the scope's variables ("$$" is a '$'); at the net
+ * level text stays as it is. *out is new (the caller frees it). Errors name origin and
+ * who ("layer \"stage1_unit1_conv1\""). */
+static int subst(const struct scope *sc, const char *text, const char *origin, const char *who, char **out)
+{
+	struct text t = {0};
+	const char *p = text;
+	*out = NULL;
+	while (sc->block && *p) {
+		const char *dollar = strchr(p, '$');
+		const struct block_var *v;
+		char name[NAME_MAX_LEN];
+		size_t n;
+		if (!dollar)
+			break;
+		text_add(&t, "%.*s", (int)(dollar - p), p);
+		if (dollar[1] == '$') {
+			text_add(&t, "$");
+			p = dollar + 2;
+			continue;
+		}
+		if (!(n = var_ref(dollar + 1, name, sizeof name))) {
+			free(t.buf);
+			return mx_error(MX_ERR_INVALID,
+					"%s: %s: \"%s\": '$' starts a variable ($filters or ${filters}); write $$ for a '$'",
+					origin, who, text);
+		}
+		if (!(v = find_var(sc, name))) {
+			free(t.buf);
+			return unknown_var(sc, name, origin, who);
+		}
+		text_add(&t, "%s", v->text);
+		p = dollar + 1 + n;
+	}
+	text_add(&t, "%s", p);
+	if (t.failed) {
+		free(t.buf);
+		return no_memory(origin);
+	}
+	*out = t.buf;
+	return MX_OK;
+}
+
+/* Collects the names of the variables that strings in s refer to. */
+static int scan_refs(const config_setting_t *s, struct names *refs)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		const char *p = config_setting_get_string(s);
+		while ((p = strchr(p, '$'))) {
+			char name[NAME_MAX_LEN];
+			size_t n = p[1] == '$' ? 1 : var_ref(p + 1, name, sizeof name);
+			if (n && p[1] != '$' && names_find(refs, name) < 0 && names_add(refs, name))
+				return -1;
+			p += 1 + n;
+		}
+	} else if (config_setting_is_aggregate(s)) {
+		for (int i = 0; i < config_setting_length(s); i++)
+			if (scan_refs(config_setting_get_elem(s, i), refs))
+				return -1;
+	}
+	return 0;
+}
+
+static int is_number(const char *s)
+{
+	char *end;
+	errno = 0;
+	strtod(s, &end);
+	return *s && !*end && !isspace((unsigned char)*s);
+}
+
+/* value_text inside a unit: strings have their variables replaced, and a list whose
+ * elements all read as numbers afterwards is a list of numbers: kernel = ["$k", "$k"]
+ * gives "(3, 3)". */
+static int scoped_value_text(const struct scope *sc, const config_setting_t *s, const char *origin, const char *who,
+			     char **out)
+{
+	int type = config_setting_type(s), n, numbers = 1, rc = MX_OK;
+	struct text t = {0};
+	char **parts;
+	if (!sc->block || (type != CONFIG_TYPE_STRING && type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST))
+		return value_text(s, origin, who, out);
+	if (type == CONFIG_TYPE_STRING)
+		return subst(sc, config_setting_get_string(s), origin, who, out);
+	n = config_setting_length(s);
+	if (!(parts = calloc(n ? n : 1, sizeof *parts)))
+		return no_memory(origin);
+	for (int i = 0; i < n && !rc; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		struct text one = {0};
+		if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+			rc = subst(sc, config_setting_get_string(e), origin, who, &parts[i]);
+		} else if (config_setting_is_scalar(e)) {
+			scalar_text(e, &one);
+			if (!(parts[i] = one.buf))
+				rc = no_memory(origin);
+		} else {
+			rc = value_text(s, origin, who, &parts[i]); /* its message about the element */
+		}
+		if (!rc)
+			numbers &= is_number(parts[i]);
+	}
+	if (!rc) {
+		text_add(&t, "%s", numbers ? "(" : "");
+		for (int i = 0; i < n; i++)
+			text_add(&t, "%s%s", i ? (numbers ? ", " : ",") : "", parts[i]);
+		text_add(&t, "%s", numbers ? ")" : "");
+		if (t.failed)
+			rc = no_memory(origin);
+	}
+	for (int i = 0; i < n; i++)
+		free(parts[i]);
+	free(parts);
+	if (rc)
+		free(t.buf);
+	else
+		*out = t.buf;
+	return rc;
+}
+
+/* The full name of an entry whose local name is local: at the net level local itself;
+ * in a unit, local with its variables replaced when it has any (the author spells the
+ * whole name: "conv_$name"), else "<unit>_<local>". */
+static int full_name(const struct scope *sc, const char *local, const char *origin, const char *who, char **out)
+{
+	char buf[2 * NAME_MAX_LEN];
+	if (sc->block && strchr(local, '$'))
+		return subst(sc, local, origin, who, out);
+	if (sc->block)
+		snprintf(buf, sizeof buf, "%s_%s", sc->unit, local);
+	else
+		snprintf(buf, sizeof buf, "%s", local);
+	if (!(*out = strdup(buf)))
+		return no_memory(origin);
+	return MX_OK;
+}
+
+/* The name unit repeat r (0-based) has: name's final number counted up r times
+ * (stage1_unit1 -> stage1_unit3 for r = 2), or name_<r+1> when it has none. */
+static void repeat_name(const char *name, int r, char *buf, size_t size)
+{
+	size_t len = strlen(name), d = len;
+	while (d > 0 && isdigit((unsigned char)name[d - 1]))
+		d--;
+	if (r == 0)
+		snprintf(buf, size, "%s", name);
+	else if (d < len && len - d < 18)
+		snprintf(buf, size, "%.*s%0*lld", (int)d, name, (int)(len - d), strtoll(name + d, NULL, 10) + r);
+	else
+		snprintf(buf, size, "%s_%d", name, r + 1);
+}
+
+/* Reads inputs (a string or a list of strings) of the entry who into out. In a unit,
+ * "$in" is the unit's inputs, a name of an entry of the block is that layer (or unit),
+ * and a name made from a variable is taken as it is; at the net level a unit's name
+ * stands for its last layer. */
+static int read_input_names(const struct scope *sc, const config_setting_t *s, const char *origin, const char *who,
+			    struct names *out)
+{
 	int type = config_setting_type(s);
+	int n = type == CONFIG_TYPE_STRING ? 1 : config_setting_is_aggregate(s) ? config_setting_length(s) : 0;
 	if (type != CONFIG_TYPE_STRING && type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
-		return mx_error(MX_ERR_INVALID, "%s: layer \"%s\": inputs is %s; write inputs = [\"a\", \"b\"];", origin,
-				name, type_word(type));
-	if (!(l->inputs = calloc(n ? n : 1, sizeof *l->inputs)))
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory", origin);
+		return mx_error(MX_ERR_INVALID, "%s: %s: inputs is %s; write inputs = [\"a\", \"b\"];", origin, who,
+				type_word(type));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = type == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, i);
+		const char *written;
+		char *name;
+		int j, rc;
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return mx_error(MX_ERR_INVALID, "%s: layer \"%s\": inputs holds %s; it names layers as strings",
-					origin, name, type_word(config_setting_type(e)));
-		if (!(l->inputs[l->n_inputs++] = dup_str(config_setting_get_string(e))))
-			return mx_error(MX_ERR_NOMEM, "%s: out of memory", origin);
+			return mx_error(MX_ERR_INVALID, "%s: %s: inputs holds %s; it names layers as strings", origin, who,
+					type_word(config_setting_type(e)));
+		written = config_setting_get_string(e);
+		if (sc->block && (!strcmp(written, "$in") || !strcmp(written, "${in}"))) {
+			for (int k = 0; k < sc->in.n; k++)
+				if (names_add(out, sc->in.v[k]))
+					return no_memory(origin);
+			continue;
+		}
+		if ((rc = subst(sc, written, origin, who, &name)))
+			return rc;
+		j = names_find(&sc->local, name);
+		if (j >= 0 && !sc->full.v[j])
+			rc = mx_error(MX_ERR_INVALID, "%s: %s: input \"%s\" is a unit defined after this entry; a layer's "
+				      "inputs must come before it", origin, who, name);
+		else if (j < 0 && sc->block && !strchr(written, '$')) {
+			const char **names = calloc(sc->local.n + 1, sizeof *names), *near = NULL;
+			for (int k = 0; names && k < sc->local.n; k++)
+				names[k] = sc->local.v[k];
+			if (names)
+				near = nearest_name(names, name);
+			free(names);
+			rc = mx_error(MX_ERR_INVALID,
+				      "%s: %s: input \"%s\" is not a layer of block \"%s\"%s%s%s; the unit's input is \"$in\" "
+				      "and other layers come in through args", origin, who, name, sc->block,
+				      near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+		} else if (names_add(out, j >= 0 ? sc->full.v[j] : name)) {
+			rc = no_memory(origin);
+		}
+		free(name);
+		if (rc)
+			return rc;
 	}
 	return MX_OK;
 }
 
-static int read_layer(const config_setting_t *net, int index, const char *path, struct conf_layer *l)
+static struct conf_layer *layer_append(struct mx_conf *c)
 {
-	const config_setting_t *g = config_setting_get_elem(net, index), *s;
-	char origin[ORIGIN_MAX], name[128];
-	int rc;
-	origin_of(g, path, origin, sizeof origin);
-	if (!(l->origin = dup_str(origin)))
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory", origin);
+	struct conf_layer *p = realloc(c->layers, (c->n_layers + 1) * sizeof *p);
+	if (!p)
+		return NULL;
+	c->layers = p;
+	memset(&p[c->n_layers], 0, sizeof *p);
+	return &p[c->n_layers++];
+}
+
+/* lr_mult and wd_mult are MXNet's hidden attributes __lr_mult__ and __wd_mult__, which
+ * graph_add_op copies onto the layer's learnable variables. Returns the key to store. */
+static const char *layer_key(const char *key)
+{
+	if (!strcmp(key, "lr_mult"))
+		return "__lr_mult__";
+	if (!strcmp(key, "wd_mult"))
+		return "__wd_mult__";
+	return key;
+}
+
+/* Reads layer `index` of list (the net list or a block's) into a new conf_layer. */
+static int read_layer(struct expand *x, struct scope *sc, const config_setting_t *list, int index)
+{
+	const config_setting_t *g = config_setting_get_elem(list, index), *s;
+	char origin[PLACE_MAX], where[NAME_MAX_LEN + 16], local[NAME_MAX_LEN];
+	struct conf_layer *l;
+	struct names inputs = {0};
+	int rc = MX_OK;
+	place(sc, g, x->path, origin, sizeof origin);
+	if (!(l = layer_append(x->c)) || !(l->origin = dup_str(origin)))
+		return no_memory(origin);
 	if (!config_setting_is_group(g))
 		return mx_error(MX_ERR_INVALID, "%s: layer %d is %s; write { type = \"...\"; ... }", origin, index + 1,
 				type_word(config_setting_type(g)));
@@ -583,58 +1022,392 @@ static int read_layer(const config_setting_t *net, int index, const char *path, 
 	if (!s)
 		return mx_error(MX_ERR_INVALID, "%s: layer %d: missing type", origin, index + 1);
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		origin_of(s, path, origin, sizeof origin);
+		place(sc, s, x->path, origin, sizeof origin);
 		return mx_error(MX_ERR_INVALID, "%s: layer %d: type is %s; write type = \"FullyConnected\";", origin,
 				index + 1, type_word(config_setting_type(s)));
 	}
 	if ((s = config_setting_get_member(g, "name")) && config_setting_type(s) != CONFIG_TYPE_STRING) {
-		origin_of(s, path, origin, sizeof origin);
+		place(sc, s, x->path, origin, sizeof origin);
 		return mx_error(MX_ERR_INVALID, "%s: layer %d: name is %s; write name = \"fc1\";", origin, index + 1,
 				type_word(config_setting_type(s)));
 	}
-	layer_name(net, index, name, sizeof name);
-	if (!(l->type = dup_str(config_setting_get_string(config_setting_get_member(g, "type")))) ||
-	    !(l->name = dup_str(name)))
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory", origin);
-	for (int i = 0; i < config_setting_length(g); i++) {
+	/* In a unit the names were made before (block_names), so inputs may name any entry. */
+	layer_name(list, index, local, sizeof local);
+	if (sc->block ? !(l->name = dup_str(sc->full.v[index])) : !(l->name = dup_str(local)))
+		return no_memory(origin);
+	snprintf(where, sizeof where, "layer \"%s\"", l->name);
+	if ((rc = subst(sc, config_setting_get_string(config_setting_get_member(g, "type")), origin, where, &l->type)))
+		return rc;
+	for (int i = 0; i < config_setting_length(g) && !rc; i++) {
 		const char *key;
-		char where[200], *value;
+		char *value;
 		s = config_setting_get_elem(g, i);
 		key = config_setting_name(s);
-		origin_of(s, path, origin, sizeof origin);
+		place(sc, s, x->path, origin, sizeof origin);
 		if (!strcmp(key, "type") || !strcmp(key, "name"))
 			continue;
 		if (!strcmp(key, "inputs")) {
-			if ((rc = read_inputs(s, origin, name, l)))
-				return rc;
+			if (!(rc = read_input_names(sc, s, origin, where, &inputs))) {
+				l->inputs = inputs.v;
+				l->n_inputs = inputs.n;
+				inputs = (struct names){0};
+			}
 			continue;
 		}
-		snprintf(where, sizeof where, "layer \"%s\"", name);
-		if ((rc = value_text(s, origin, where, &value)))
+		if ((rc = scoped_value_text(sc, s, origin, where, &value)))
+			break;
+		if (strcmp(layer_key(key), key) && !is_number(value)) {
+			rc = mx_error(MX_ERR_INVALID, "%s: %s: %s: expected a number, got \"%s\"", origin, where, key, value);
+			free(value);
+			break;
+		}
+		rc = kv_append(&l->attrs, &l->n_attrs, layer_key(key), value, origin);
+	}
+	names_free(&inputs);
+	/* The first layer of a unit reads the unit's input unless it names its own. */
+	if (!rc && sc->block && index == 0 && !l->n_inputs && !config_setting_get_member(g, "inputs")) {
+		if (!(l->inputs = calloc(sc->in.n, sizeof *l->inputs)))
+			return no_memory(l->origin);
+		for (int k = 0; k < sc->in.n; k++)
+			if (!(l->inputs[l->n_inputs++] = dup_str(sc->in.v[k])))
+				return no_memory(l->origin);
+	}
+	return rc;
+}
+
+static int expand_list(struct expand *x, struct scope *sc, const config_setting_t *list);
+
+/* The names of every entry of a block's list in unit sc: local names (the name as
+ * written, or the automatic one) and, for layers, full names. */
+static int block_names(struct expand *x, struct scope *sc, const config_setting_t *list)
+{
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *g = config_setting_get_elem(list, i);
+		char origin[PLACE_MAX], local[NAME_MAX_LEN], who[NAME_MAX_LEN + 16], *full = NULL;
+		int rc;
+		place(sc, g, x->path, origin, sizeof origin);
+		if (!config_setting_is_group(g)) {
+			if (names_add(&sc->local, "") || names_add(&sc->full, NULL))
+				return no_memory(origin);
+			continue;
+		}
+		layer_name(list, i, local, sizeof local);
+		snprintf(who, sizeof who, "entry %d", i + 1);
+		if ((rc = full_name(sc, local, origin, who, &full)))
 			return rc;
-		if ((rc = kv_append(&l->attrs, &l->n_attrs, key, value, origin)))
+		rc = names_add(&sc->local, strchr(local, '$') ? full : local) ||
+		     names_add(&sc->full, config_setting_get_member(g, "block") ? NULL : full);
+		free(full);
+		if (rc)
+			return no_memory(origin);
+	}
+	return MX_OK;
+}
+
+/* Sets the variables of a unit: $in, $name, then the args (texts made in the using scope). */
+static int set_builtin_vars(struct block_var *vars, const struct names *in, const char *unit, const char *origin)
+{
+	struct text t = {0};
+	for (int k = 0; k < in->n; k++)
+		text_add(&t, "%s%s", k ? "," : "", in->v[k]);
+	text_add(&t, "%s", "");
+	free(vars[0].text);
+	free(vars[1].text);
+	vars[0].text = t.buf;
+	vars[1].text = dup_str(unit);
+	if (t.failed || !vars[1].text)
+		return no_memory(origin);
+	return MX_OK;
+}
+
+/* Finds block `name` (its list, or its group of args and layers), or reports it unknown
+ * with the nearest defined one. */
+static int find_block(const struct expand *x, const char *name, const char *origin, const char *who,
+		      const config_setting_t **def)
+{
+	const char *names[257], *near;
+	struct text t = {0};
+	int n = 0, rc;
+	if (x->blocks && (*def = config_setting_get_member(x->blocks, name)))
+		return MX_OK;
+	for (int i = 0; x->blocks && i < config_setting_length(x->blocks) && n < 256; i++)
+		names[n++] = config_setting_name(config_setting_get_elem(x->blocks, i));
+	names[n] = NULL;
+	if (!n)
+		return mx_error(MX_ERR_INVALID, "%s: %s: unknown block \"%s\"; define it: blocks = { %s = ( { type = ...; }, "
+				"... ); };", origin, who, name, name);
+	if ((near = nearest_name(names, name)))
+		return mx_error(MX_ERR_INVALID, "%s: %s: unknown block \"%s\" (did you mean \"%s\"?)", origin, who, name,
+				near);
+	for (int i = 0; i < n; i++)
+		text_add(&t, "%s%s", i ? ", " : "", names[i]);
+	rc = mx_error(MX_ERR_INVALID, "%s: %s: unknown block \"%s\" (blocks: %s)", origin, who, name,
+		      t.buf ? t.buf : "");
+	free(t.buf);
+	return rc;
+}
+
+/* The layer list and the default args (or NULL) of a block read_blocks has checked. */
+static const config_setting_t *block_layers(const config_setting_t *def, const config_setting_t **defaults)
+{
+	*defaults = config_setting_is_group(def) ? config_setting_get_member(def, "args") : NULL;
+	return config_setting_is_group(def) ? config_setting_get_member(def, "layers") : def;
+}
+
+/* Checks the keys of a use and reads its repeat count. */
+static int check_use_keys(const struct scope *sc, const config_setting_t *g, const char *path, const char *who,
+			  long *repeat)
+{
+	char origin[PLACE_MAX];
+	const config_setting_t *s;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const char *key = config_setting_name(s = config_setting_get_elem(g, i)), *near;
+		int known = 0;
+		for (int k = 0; use_keys[k]; k++)
+			known |= !strcmp(key, use_keys[k]);
+		if (known)
+			continue;
+		place(sc, s, path, origin, sizeof origin);
+		if (!strcmp(key, "type"))
+			return mx_error(MX_ERR_INVALID, "%s: %s: has both type and block; a layer has a type, a use of a "
+					"block has a block", origin, who);
+		if ((near = nearest_name(use_keys, key)))
+			return mx_error(MX_ERR_INVALID, "%s: %s: unknown key \"%s\" in a use of a block (did you mean "
+					"\"%s\"?)", origin, who, key, near);
+		return mx_error(MX_ERR_INVALID, "%s: %s: unknown key \"%s\" in a use of a block (it takes block, name, "
+				"inputs, args, repeat)", origin, who, key);
+	}
+	*repeat = 1;
+	if ((s = config_setting_get_member(g, "repeat"))) {
+		int type = config_setting_type(s);
+		place(sc, s, path, origin, sizeof origin);
+		*repeat = type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 ? config_setting_get_int64(s) : 0;
+		if (*repeat < 1 || *repeat > REPEAT_MAX)
+			return mx_error(MX_ERR_INVALID, "%s: %s: repeat must be a whole number in [1, %d]", origin, who,
+					REPEAT_MAX);
+	}
+	if ((s = config_setting_get_member(g, "args")) && !config_setting_is_group(s)) {
+		place(sc, s, path, origin, sizeof origin);
+		return mx_error(MX_ERR_INVALID, "%s: %s: args is %s; write args = { filters = 64; };", origin, who,
+				type_word(config_setting_type(s)));
+	}
+	return MX_OK;
+}
+
+/* Reads the args of a use into vars[2..] (texts made in the using scope sc), then the
+ * block's defaults for those not given, after checking that the block refers to each:
+ * an argument it never uses is a typo. */
+static int read_args(const struct expand *x, const struct scope *sc, const config_setting_t *g,
+		     const config_setting_t *def, const char *block, const char *who, struct block_var *vars,
+		     int *n_vars)
+{
+	const config_setting_t *args = config_setting_get_member(g, "args"), *defaults;
+	const config_setting_t *layers = block_layers(def, &defaults);
+	struct names refs = {0};
+	char origin[PLACE_MAX], def_origin[ORIGIN_MAX];
+	int rc = MX_OK;
+	origin_of(def, x->path, def_origin, sizeof def_origin);
+	/* a NULL entry ends the list for nearest_name; names_find skips it */
+	if (scan_refs(layers, &refs) || names_add(&refs, NULL))
+		rc = no_memory(def_origin);
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		const config_setting_t *group = pass ? defaults : args;
+		for (int i = 0; group && i < config_setting_length(group) && !rc; i++) {
+			const config_setting_t *a = config_setting_get_elem(group, i);
+			const char *name = config_setting_name(a), *near;
+			if (pass && find_var(&(struct scope){.vars = vars, .n_vars = *n_vars}, name))
+				continue; /* given by the use */
+			if (pass)
+				origin_of(a, x->path, origin, sizeof origin);
+			else
+				place(sc, a, x->path, origin, sizeof origin);
+			if (!strcmp(name, "in") || !strcmp(name, "name")) {
+				rc = mx_error(MX_ERR_INVALID, "%s: %s: args.%s: $%s is set by the unit itself", origin,
+					      pass ? block : who, name, name);
+			} else if (names_find(&refs, name) < 0) {
+				near = nearest_name((const char *const *)refs.v, name);
+				rc = mx_error(MX_ERR_INVALID, "%s: %s: block \"%s\" (%s) uses no variable \"$%s\"%s%s%s", origin,
+					      pass ? "default args" : who, block, def_origin, name,
+					      near ? " (did you mean \"$" : "", near ? near : "", near ? "\"?)" : "");
+			} else {
+				vars[*n_vars].name = dup_str(name);
+				/* defaults are plain values: the block's own variables are not set yet */
+				rc = pass ? value_text(a, origin, "default args", &vars[*n_vars].text)
+					  : scoped_value_text(sc, a, origin, who, &vars[*n_vars].text);
+				(*n_vars)++;
+				if (!rc && !vars[*n_vars - 1].name)
+					rc = no_memory(origin);
+			}
+		}
+	}
+	names_free(&refs);
+	return rc;
+}
+
+/* Reads the use of a block at entry index of list: the block's list once per repeat,
+ * each repeat fed by the one before. */
+static int expand_use(struct expand *x, struct scope *sc, const config_setting_t *list, int index)
+{
+	const config_setting_t *g = config_setting_get_elem(list, index), *s, *def = NULL, *layers, *defaults;
+	const config_setting_t *args = config_setting_get_member(g, "args");
+	char origin[PLACE_MAX], key_origin[PLACE_MAX], local[NAME_MAX_LEN], who[NAME_MAX_LEN + 16];
+	char *block = NULL, *unit = NULL;
+	struct names in = {0};
+	struct block_var *vars = NULL;
+	int n_vars = 2, rc;
+	long repeat = 1;
+
+	if (sc->depth >= BLOCK_DEPTH_MAX) {
+		/* only this use's line: the chain of places would fill the message */
+		origin_of(g, x->path, origin, sizeof origin);
+		return mx_error(MX_ERR_INVALID, "%s: blocks nest deeper than %d (does block \"%s\" use itself?)", origin,
+				BLOCK_DEPTH_MAX, sc->block);
+	}
+	place(sc, g, x->path, origin, sizeof origin);
+	snprintf(who, sizeof who, "entry %d", index + 1);
+	if ((s = config_setting_get_member(g, "name")) && config_setting_type(s) == CONFIG_TYPE_STRING)
+		layer_name(list, index, local, sizeof local);
+	else
+		return mx_error(MX_ERR_INVALID, "%s: %s: a use of a block needs a name (a string): its layers are "
+				"named <name>_<layer>", origin, who);
+	if ((rc = full_name(sc, local, origin, who, &unit)))
+		return rc;
+	snprintf(who, sizeof who, "unit \"%s\"", unit);
+	if ((rc = check_use_keys(sc, g, x->path, who, &repeat)))
+		goto done;
+	s = config_setting_get_member(g, "block");
+	place(sc, s, x->path, key_origin, sizeof key_origin);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		rc = mx_error(MX_ERR_INVALID, "%s: %s: block is %s; write block = \"basic\";", key_origin, who,
+			      type_word(config_setting_type(s)));
+		goto done;
+	}
+	if ((rc = subst(sc, config_setting_get_string(s), key_origin, who, &block)) ||
+	    (rc = find_block(x, block, key_origin, who, &def)))
+		goto done;
+	/* The unit's input: its inputs, else the unit's own input for a first entry, else the
+	 * entry before it (the data at the start of the net). */
+	if ((s = config_setting_get_member(g, "inputs"))) {
+		place(sc, s, x->path, key_origin, sizeof key_origin);
+		if ((rc = read_input_names(sc, s, key_origin, who, &in)))
+			goto done;
+	} else if (sc->block && index == 0) {
+		for (int k = 0; k < sc->in.n; k++)
+			if (names_add(&in, sc->in.v[k]))
+				rc = no_memory(origin);
+	} else if (names_add(&in, x->c->n_layers ? x->c->layers[x->c->n_layers - 1].name : "data")) {
+		rc = no_memory(origin);
+	}
+	if (rc)
+		goto done;
+	layers = block_layers(def, &defaults);
+	if (!(vars = calloc(2 + (args ? config_setting_length(args) : 0) + (defaults ? config_setting_length(defaults) : 0),
+			    sizeof *vars)) ||
+	    !(vars[0].name = dup_str("in")) || !(vars[1].name = dup_str("name"))) {
+		rc = no_memory(origin);
+		goto done;
+	}
+	if ((rc = read_args(x, sc, g, def, block, who, vars, &n_vars)))
+		goto done;
+	for (int r = 0; r < repeat && !rc; r++) {
+		char unit_r[NAME_MAX_LEN], local_r[NAME_MAX_LEN];
+		struct scope child = {.block = block, .unit = unit_r, .use_origin = origin, .vars = vars,
+				      .n_vars = n_vars, .in = in, .depth = sc->depth + 1};
+		repeat_name(unit, r, unit_r, sizeof unit_r);
+		repeat_name(strchr(local, '$') ? unit : local, r, local_r, sizeof local_r);
+		if (!(rc = set_builtin_vars(vars, &in, unit_r, origin)) && !(rc = block_names(x, &child, layers)))
+			rc = expand_list(x, &child, layers);
+		names_free(&child.local);
+		names_free(&child.full);
+		if (rc)
+			break;
+		/* Repeat r's last layer is its output: the next repeat's input, and what its
+		 * name stands for in the using list. */
+		names_free(&in);
+		if (names_add(&in, x->c->layers[x->c->n_layers - 1].name) ||
+		    names_set(&sc->local, &sc->full, local_r, in.v[0]))
+			rc = no_memory(origin);
+	}
+done:
+	names_free(&in);
+	for (int i = 0; vars && i < n_vars; i++) {
+		free(vars[i].name);
+		free(vars[i].text);
+	}
+	free(vars);
+	free(block);
+	free(unit);
+	return rc;
+}
+
+static int expand_list(struct expand *x, struct scope *sc, const config_setting_t *list)
+{
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *g = config_setting_get_elem(list, i);
+		int rc = config_setting_is_group(g) && config_setting_get_member(g, "block") ? expand_use(x, sc, list, i)
+											   : read_layer(x, sc, list, i);
+		if (rc)
 			return rc;
 	}
 	return MX_OK;
 }
 
-static int read_net(const config_setting_t *net, const char *path, struct mx_conf *c)
+/* Checks the blocks section: each block a non-empty layer list, or a group of default
+ * args and the list: b = { args = { stride = 1; }; layers = ( ... ); }. */
+static int read_blocks(const config_setting_t *blocks, const char *path)
+{
+	static const char *const block_keys[] = {"args", "layers", NULL};
+	char origin[ORIGIN_MAX];
+	origin_of(blocks, path, origin, sizeof origin);
+	if (!config_setting_is_group(blocks))
+		return mx_error(MX_ERR_INVALID, "%s: blocks is %s; write blocks = { name = ( { type = ...; }, ... ); };",
+				origin, type_word(config_setting_type(blocks)));
+	for (int i = 0; i < config_setting_length(blocks); i++) {
+		const config_setting_t *b = config_setting_get_elem(blocks, i), *layers = b, *s;
+		const char *name = config_setting_name(b), *near;
+		origin_of(b, path, origin, sizeof origin);
+		if (config_setting_is_group(b)) {
+			for (int k = 0; k < config_setting_length(b); k++) {
+				const char *key = config_setting_name(s = config_setting_get_elem(b, k));
+				origin_of(s, path, origin, sizeof origin);
+				near = nearest_name(block_keys, key);
+				if (strcmp(key, "args") && strcmp(key, "layers"))
+					return mx_error(MX_ERR_INVALID, "%s: block \"%s\": unknown key \"%s\"%s%s%s (a block "
+							"group holds args and layers)", origin, name, key,
+							near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+				if (!strcmp(key, "args") && !config_setting_is_group(s))
+					return mx_error(MX_ERR_INVALID, "%s: block \"%s\": args is %s; write args = { stride = 1; };",
+							origin, name, type_word(config_setting_type(s)));
+			}
+			origin_of(b, path, origin, sizeof origin);
+			if (!(layers = config_setting_get_member(b, "layers")))
+				return mx_error(MX_ERR_INVALID, "%s: block \"%s\" has no layers = ( ... );", origin, name);
+			origin_of(layers, path, origin, sizeof origin);
+		}
+		if (!config_setting_is_list(layers) && !config_setting_is_array(layers))
+			return mx_error(MX_ERR_INVALID, "%s: block \"%s\" is %s; write %s = ( { type = ...; }, ... );",
+					origin, name, type_word(config_setting_type(layers)), name);
+		if (!config_setting_length(layers))
+			return mx_error(MX_ERR_INVALID, "%s: block \"%s\" has no layers", origin, name);
+	}
+	return MX_OK;
+}
+
+static int read_net(const config_setting_t *net, const config_setting_t *blocks, const char *path,
+		    struct mx_conf *c)
 {
 	char origin[ORIGIN_MAX];
-	int n, rc;
+	struct expand x = {.c = c, .blocks = blocks, .path = path};
+	struct scope top = {0};
+	int rc;
 	origin_of(net, path, origin, sizeof origin);
 	if (!config_setting_is_list(net) && !(config_setting_is_array(net) && config_setting_length(net) == 0))
 		return mx_error(MX_ERR_INVALID, "%s: net is %s; write net = ( { type = \"...\"; ... }, ... );", origin,
 				type_word(config_setting_type(net)));
-	n = config_setting_length(net);
-	if (n && !(c->layers = calloc(n, sizeof *c->layers)))
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory", origin);
-	for (int i = 0; i < n; i++) {
-		c->n_layers = i + 1;
-		if ((rc = read_layer(net, i, path, &c->layers[i])))
-			return rc;
-	}
-	return MX_OK;
+	rc = expand_list(&x, &top, net);
+	names_free(&top.local);
+	names_free(&top.full);
+	return rc;
 }
 
 /* Accepts "cpu", "gpu" and "gpu:N". */
@@ -666,15 +1439,20 @@ static int read_device(const config_setting_t *s, const char *path, struct mx_co
 static int read_tree(const config_t *cfg, struct mx_conf *c)
 {
 	const config_setting_t *root = config_root_setting(cfg);
+	const config_setting_t *blocks = config_setting_get_member(root, "blocks");
+	int rc;
+	if (blocks && (rc = read_blocks(blocks, c->path)))
+		return rc;
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, i);
 		const char *name = config_setting_name(s), *near;
 		char origin[ORIGIN_MAX];
-		int rc;
 		if (!strcmp(name, "data"))
 			rc = read_data(s, c->path, c);
 		else if (!strcmp(name, "net"))
-			rc = read_net(s, c->path, c);
+			rc = read_net(s, blocks, c->path, c);
+		else if (!strcmp(name, "blocks"))
+			rc = MX_OK; /* read with the net */
 		else if (!strcmp(name, "solver"))
 			rc = read_section(s, c->path, "solver", &c->solver);
 		else if (!strcmp(name, "model"))
@@ -688,7 +1466,7 @@ static int read_tree(const config_t *cfg, struct mx_conf *c)
 				return mx_error(MX_ERR_INVALID, "%s: unknown section \"%s\" (did you mean \"%s\"?)", origin,
 						name, near);
 			return mx_error(MX_ERR_INVALID,
-					"%s: unknown section \"%s\" (sections: data, net, solver, model, device)", origin,
+					"%s: unknown section \"%s\" (sections: data, net, blocks, solver, model, device)", origin,
 					name);
 		}
 		if (rc)

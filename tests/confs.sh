@@ -1,0 +1,48 @@
+#!/bin/bash
+# confs.sh: every example network in confs/ loads, infers its shapes and trains a little:
+# one epoch of two tiny batches (synthetic data) or of a 1/60 shard (Fashion-MNIST), with
+# checkpoints written to a scratch folder. Exit 0 for every conf is the test; a conf whose
+# data are not here is skipped with the reason.
+. "$(dirname "$0")/testlib.sh"
+
+# Overrides that make a conf's run small, from its train iterator: prints them, or returns
+# 1 with the reason on stdout when it cannot run here.
+tiny_overrides() {
+	local conf=$1 name iter
+	name=$(basename "$conf" .conf)
+	iter=$(sed -n '/^ *train *= *{/,/}/s/^ *iter *= *"\([a-z]*\)".*/\1/p' "$conf" | head -1)
+	case $iter in
+	mnist)
+		[ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || { echo "Fashion-MNIST is not installed"; return 1; }
+		echo "data.train.num_parts=60 data.eval.num_parts=10" ;;
+	synthetic)
+		# VGG-16 is 15.5 G multiply-adds per 224x224 image forward and 138 M weights to
+		# initialise and save: one image per batch keeps it to seconds.
+		if [ "$name" = vgg16 ]; then
+			echo "data.train.num_examples=2 data.train.batch_size=1"
+		else
+			echo "data.train.num_examples=4 data.train.batch_size=2"
+		fi ;;
+	*)
+		echo "iter \"$iter\" needs a dataset that is not here"; return 1 ;;
+	esac
+}
+
+start=$SECONDS
+for conf in "$top_srcdir"/confs/*.conf; do
+	name=$(basename "$conf" .conf)
+	if ! extra=$(tiny_overrides "$conf"); then
+		echo "SKIP: $name: $extra"
+		continue
+	fi
+	t0=$SECONDS
+	# shellcheck disable=SC2086 # $extra is a list of words
+	if "$MXTRAIN" -q "$conf" solver.num_epoch=1 model.dir="$WORK/$name" model.save_period=1 $extra \
+		> "$WORK/$name.log" 2>&1; then
+		pass "$name ($((SECONDS - t0)) s: $extra)"
+	else
+		fail "$name: exit status $?: $(tail -3 "$WORK/$name.log" | tr '\n' ' ')"
+	fi
+done
+echo "all confs in $((SECONDS - start)) s"
+finish
