@@ -7,6 +7,7 @@
 #include "mxtrain.h"
 #include "net/conf.h"
 #include "net/timing.h"
+#include "net/report.h"
 #include "net/trainer.h"
 
 static void usage(FILE *f)
@@ -22,6 +23,10 @@ static void usage(FILE *f)
 		"  --time-inference  the same for the forward pass of a prediction binding\n"
 		"  --time-iters N    timed iterations (default 10)\n"
 		"  --time-warmup N   untimed iterations first (default 2)\n"
+		"  --plan        do not train: print the memory the network needs (training and\n"
+		"                inference, each sharing strategy), ending in `plan ...` lines\n"
+		"  --graph       do not train: write the forward graph as Graphviz dot\n"
+		"  --graph-backward  the same with the backward graph\n"
 		"  -q, --quiet   no Speed lines and no info messages: epoch summaries and errors only\n"
 		"  -v, --verbose print debug messages\n"
 		"  -h, --help    show this help\n"
@@ -37,7 +42,7 @@ int main(int argc, char **argv)
 	const char **overrides = calloc(argc, sizeof *overrides);
 	struct mx_conf *conf = NULL;
 	struct timing_options timing = {.iters = 10, .warmup = 2, .sgemm_reps = 5};
-	int n_over = 0, rc, time_mode = 0;
+	int n_over = 0, rc, time_mode = 0, plan_mode = 0, graph_mode = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -49,6 +54,10 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--resume")) {
 			opt.resume = 1;
+		} else if (!strcmp(a, "--plan")) {
+			plan_mode = 1;
+		} else if (!strcmp(a, "--graph") || !strcmp(a, "--graph-backward")) {
+			graph_mode = strcmp(a, "--graph") ? 2 : 1;
 		} else if (!strcmp(a, "--time") || !strcmp(a, "--time-inference")) {
 			time_mode = 1;
 			timing.inference = !strcmp(a, "--time-inference");
@@ -85,7 +94,9 @@ int main(int argc, char **argv)
 	}
 	rc = conf_load(conf_path, overrides, n_over, &conf);
 	if (!rc)
-		rc = time_mode ? timing_run(conf, &timing, stdout) : trainer_run(conf, &opt);
+		rc = plan_mode ? report_plan(conf, stdout)
+		     : graph_mode ? report_graph(conf, graph_mode == 2, stdout)
+		     : time_mode ? timing_run(conf, &timing, stdout) : trainer_run(conf, &opt);
 	if (rc)
 		fprintf(stderr, "mxtrain: %s\n", mx_error_message());
 	conf_free(conf);
