@@ -28,7 +28,7 @@ for c in $confs; do
 		mode=${mode#mode=}; b=${b#batch=}
 		none=${none#none_mb=}; inplace=${inplace#inplace_mb=}; coshare=${coshare#coshare_mb=}; both=${both#both_mb=}
 		theirs=$(echo "$mx" | grep "mode=$mode batch=$b " | sed 's/.*total_mb=//')
-		ratio=$(awk -v a="$both" -v b="$none" 'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }')
+		ratio=$(awk -v a="$both" -v b="$none" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
 		vs=$(awk -v a="$both" -v b="${theirs:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }')
 		printf '%-14s %-9s %5s %10s %10s %10s %10s %6s %10s %8s\n' "$c" "$mode" "$b" "$none" "$inplace" "$coshare" "$both" \
 			"$ratio" "${theirs:--}" "$vs"
