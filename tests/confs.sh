@@ -1,8 +1,8 @@
 #!/bin/bash
 # confs.sh: every example network in confs/ loads, infers its shapes and trains a little:
 # one epoch of two tiny batches (synthetic data) or of a 1/60 shard (Fashion-MNIST), with
-# checkpoints written to a scratch folder. Exit 0 for every conf is the test; a conf whose
-# data are not here is skipped with the reason.
+# checkpoints written to a scratch folder, then again with no memory sharing, which must
+# give the same weights bit for bit. A conf whose data are not here is skipped with the reason.
 . "$(dirname "$0")/testlib.sh"
 
 # Overrides that make a conf's run small, from its train iterator: prints them, or returns
@@ -42,7 +42,19 @@ for conf in "$top_srcdir"/confs/*.conf; do
 		pass "$name ($((SECONDS - t0)) s: $extra)"
 	else
 		fail "$name: exit status $?: $(tail -3 "$WORK/$name.log" | tr '\n' ' ')"
+		continue
 	fi
+	# The memory plan must not change a single bit: the same run with every array in a
+	# buffer of its own (no in-place, no co-sharing) ends with the same weights.
+	# shellcheck disable=SC2086
+	if MXNET_EXEC_ENABLE_INPLACE=0 MXTRAIN_EXEC_COSHARE=0 "$MXTRAIN" -q "$conf" solver.num_epoch=1 \
+		model.dir="$WORK/$name-unplanned" model.save_period=1 $extra > "$WORK/$name-unplanned.log" 2>&1 &&
+		cmp -s "$WORK/$name/"*-0001.params "$WORK/$name-unplanned/"*-0001.params; then
+		pass "$name: planned and unplanned memory give bit-identical weights"
+	else
+		fail "$name: planned and unplanned memory give different weights"
+	fi
+	rm -rf "$WORK/$name" "$WORK/$name-unplanned"
 done
 echo "all confs in $((SECONDS - start)) s"
 finish
