@@ -96,8 +96,9 @@ struct op_desc {
 	 * op_ctx.workspace to forward and backward; its contents do not survive between calls. */
 	size_t (*workspace)(const void *param, const struct mx_shape *in, int n_in);
 	/* Floating-point operations of one forward call (a multiply-add counts 2), for
-	 * `mxtrain --time` and GFLOP/s reports; backward is counted as 2x forward for ops
-	 * with learnable inputs, 1x otherwise. NULL: negligible. */
+	 * `mxtrain --time` and GFLOP/s reports. Backward is counted as one forward's worth
+	 * for the weight gradient plus one for the data gradient (not when the data is the
+	 * network's input); ops without weights count 1x. NULL: negligible. */
 	double (*flops)(const void *param, const struct mx_shape *in, int n_in,
 			const struct mx_shape *out, int n_out);
 };
