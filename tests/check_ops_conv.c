@@ -1,13 +1,15 @@
 /* check_ops_conv.c: Convolution and Pooling: numeric gradient checks at random shapes,
  * forward and backward against PyTorch and MXNet 1.9.1 (tests/fixtures/conv, from
  * tests/peer/make_conv_fixtures.py), batched against per-image kernels, shapes, flops,
- * and the error messages users see. */
+ * and the error messages users see; and the operators of convolutional networks split
+ * over a thread pool against one thread. */
 #include <float.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "cpu/conv.h"
+#include "engine/threadpool.h"
 #include "net/op.h"
 #include "param.h"
 #include "rng.h"
@@ -615,6 +617,186 @@ START_TEST(missing_or_inconsistent_parameters_are_rejected_with_their_values)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- threads */
+
+/* The operators of convolutional networks split their work over ctx->pool. Each case is
+ * large enough to split into 3 pieces (convolution: 3 x 2^19 multiply-adds; elementwise
+ * loops: 3 x 32k floats; softmax: 3 x 4k) except where noted; `exact` says the split
+ * leaves every sum in its order, so the numbers must be identical to the bit. Otherwise
+ * (convolution: its weight and bias gradients add up per piece, its GEMMs take other
+ * chunks of images) they must agree to 1e-6 of each array's largest magnitude (sums of
+ * hundreds of products cancel to values far below it; the differences seen are 4e-7). */
+struct threaded_case {
+	const struct op_desc *op;
+	const char *kv[16];
+	struct mx_shape data;
+	int exact;
+};
+
+static const struct threaded_case threaded_cases[] = {
+	{&op_convolution, {"kernel", "(3, 3)", "pad", "(1, 1)", "num_filter", "12", NULL},
+	 {4, {9, 8, 16, 16}}, 0},
+	/* 2 pieces at most: 1.25M multiply-adds */
+	{&op_convolution, {"kernel", "(3, 3)", "stride", "(2, 2)", "num_group", "2", "num_filter", "16",
+	 NULL}, {4, {9, 16, 24, 24}}, 0},
+	{&op_convolution, {"kernel", "(1, 1)", "no_bias", "True", "num_filter", "32", NULL},
+	 {4, {9, 32, 16, 16}}, 0},
+	/* LeNet's second layer */
+	{&op_convolution, {"kernel", "(5, 5)", "num_filter", "50", NULL}, {4, {10, 20, 12, 12}}, 0},
+	/* fewer images than threads: 2 pieces */
+	{&op_convolution, {"kernel", "(3, 3)", "pad", "(1, 1)", "num_filter", "16", NULL},
+	 {4, {2, 16, 32, 32}}, 0},
+	{&op_convolution, {"kernel", "(5,)", "stride", "(2,)", "num_filter", "24", NULL},
+	 {3, {7, 32, 1000}}, 0},
+	{&op_pooling, {"kernel", "(2, 2)", "stride", "(2, 2)", NULL}, {4, {9, 20, 24, 24}}, 1},
+	{&op_pooling, {"kernel", "(3, 3)", "stride", "(2, 2)", "pad", "(1, 1)", "pool_type", "avg",
+	 "pooling_convention", "full", "count_include_pad", "False", NULL}, {4, {9, 20, 24, 24}}, 1},
+	{&op_activation, {"act_type", "relu", NULL}, {4, {9, 20, 24, 24}}, 1},
+	{&op_activation, {"act_type", "sigmoid", NULL}, {2, {9, 12000}}, 1},
+	{&op_batch_norm, {"fix_gamma", "False", NULL}, {4, {9, 20, 24, 24}}, 1},
+	{&op_dropout, {"p", "0.3", NULL}, {2, {9, 20000}}, 1},
+	{&op_softmax_output, {"normalization", "batch", NULL}, {2, {2000, 10}}, 1},
+	{&op_softmax_output, {"multi_output", "True", NULL}, {3, {30, 10, 100}}, 1},
+};
+
+/* Every output, input gradient and input (BatchNorm moves its moving averages) of one run,
+ * copied. */
+struct run_arrays {
+	int n;
+	char name[3 * MAX_IO][24];
+	float *data[3 * MAX_IO];
+	int64_t size[3 * MAX_IO];
+};
+
+static void keep_array(struct run_arrays *a, const char *kind, int i, const struct mx_tensor *t)
+{
+	snprintf(a->name[a->n], sizeof a->name[0], "%s %d", kind, i);
+	a->data[a->n] = copy_floats(t);
+	a->size[a->n] = shape_size(&t->shape);
+	a->n++;
+}
+
+/* Restores the inputs to `inputs`, runs forward and backward on `pool` (with req ADD onto
+ * 0.5 and 0.25 when add), and keeps what came out in *a. */
+static void run_on_pool(struct op_run *r, struct mx_threadpool *pool, float *const *inputs,
+			int add, struct run_arrays *a)
+{
+	int loss = r->op->flags & OP_LOSS;
+	r->ctx.pool = pool;
+	for (int i = 0; i < r->n_in; i++)
+		memcpy(r->in[i]->data, inputs[i], shape_size(&r->in[i]->shape) * sizeof(float));
+	for (int i = 0; i < r->n_out; i++)
+		tensor_fill(r->out[i], add && i == 0 && !loss ? 0.5f : 0.0f);
+	r->fw_req[0] = add && !loss ? OP_REQ_ADD : OP_REQ_WRITE;
+	run_forward(r);
+	for (int i = 0; i < r->n_in; i++) {
+		if (r->bw_req[i] == OP_REQ_NULL)
+			continue;
+		tensor_fill(r->in_grad[i], add ? 0.25f : 0.0f);
+		r->bw_req[i] = add ? OP_REQ_ADD : OP_REQ_WRITE;
+	}
+	run_backward(r);
+	memset(a, 0, sizeof *a);
+	for (int i = 0; i < r->n_out; i++)
+		keep_array(a, "output", i, r->out[i]);
+	for (int i = 0; i < r->n_in; i++) {
+		if (r->bw_req[i] != OP_REQ_NULL)
+			keep_array(a, "input gradient", i, r->in_grad[i]);
+		keep_array(a, "input", i, r->in[i]);
+		if (r->bw_req[i] != OP_REQ_NULL)
+			r->bw_req[i] = OP_REQ_WRITE;
+	}
+	r->fw_req[0] = OP_REQ_WRITE;
+	r->ctx.pool = NULL;
+}
+
+static void run_arrays_free(struct run_arrays *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->data[i]);
+}
+
+/* The first index where got differs from want: in its bits when exact, else by more than
+ * 1e-6 of want's largest magnitude (*tol). -1 when none. (One Check assertion per float
+ * would cost a write each.) */
+static int64_t first_difference(const float *got, const float *want, int64_t n, int exact,
+				double *tol)
+{
+	double scale = 0;
+	for (int64_t e = 0; e < n; e++)
+		scale = fmax(scale, fabs(want[e]));
+	*tol = exact ? 0 : 1e-6 * scale;
+	for (int64_t e = 0; e < n; e++)
+		if (exact ? memcmp(&got[e], &want[e], sizeof(float)) != 0
+			  : !(fabs((double)got[e] - want[e]) <= *tol))
+			return e;
+	return -1;
+}
+
+START_TEST(operators_split_over_2_or_3_threads_give_the_single_thread_numbers)
+{
+	const struct threaded_case *c = &threaded_cases[_i];
+	struct mx_shape shapes[MAX_IO] = {c->data};
+	struct op_run run;
+	struct mx_rng r;
+	float *inputs[MAX_IO] = {0};
+	void *workspace = NULL;
+	char what[160];
+	rng_seed(&r, 700 + _i);
+	run_setup(&run, c->op, c->kv, shapes, &r);
+	kv_describe(c->op->name, c->kv, what, sizeof what);
+	for (int i = 0; i < run.n_vis; i++)
+		fill_uniform(run.out_grad[i], &r, 1.0f);
+	for (int i = 0; i < run.n_in; i++) {
+		if (c->op->label_mask >> i & 1) { /* labels in range */
+			float *lab = tensor_f32(run.in[i]);
+			for (int64_t j = 0; j < shape_size(&run.in[i]->shape); j++)
+				lab[j] = (float)rng_below(&r, 10);
+		}
+		inputs[i] = copy_floats(run.in[i]);
+	}
+	if (c->op->workspace) { /* the executor's workspace: piece 0 takes it */
+		struct mx_shape in_shapes[MAX_IO];
+		for (int i = 0; i < run.n_in; i++)
+			in_shapes[i] = run.in[i]->shape;
+		run.ctx.workspace_bytes = c->op->workspace(run.param, in_shapes, run.n_in);
+		workspace = run.ctx.workspace = malloc(run.ctx.workspace_bytes);
+	}
+	for (int add = 0; add <= 1; add++) {
+		struct run_arrays want;
+		run_on_pool(&run, NULL, inputs, add, &want);
+		for (int threads = 2; threads <= 3; threads++) {
+			struct mx_threadpool *pool = threadpool_create(threads);
+			struct run_arrays got;
+			ck_assert_ptr_nonnull(pool);
+			run_on_pool(&run, pool, inputs, add, &got);
+			ck_assert_int_eq(got.n, want.n);
+			for (int k = 0; k < got.n; k++) {
+				char label[256];
+				double tol;
+				snprintf(label, sizeof label, "%s, %d threads, %s, %s", what, threads,
+					 add ? "req add" : "req write", got.name[k]);
+				int64_t e = first_difference(got.data[k], want.data[k], got.size[k], c->exact, &tol);
+				if (e >= 0 && c->exact)
+					ck_abort_msg("%s[%lld]: got %.9g, want %.9g: not the same bits", label,
+						     (long long)e, got.data[k][e], want.data[k][e]);
+				else if (e >= 0)
+					ck_abort_msg("%s[%lld]: got %.9g, want %.9g: |diff| > %.3g", label,
+						     (long long)e, got.data[k][e], want.data[k][e], tol);
+			}
+			run_arrays_free(&got);
+			threadpool_free(pool);
+		}
+		run_arrays_free(&want);
+	}
+	for (int i = 0; i < run.n_in; i++)
+		free(inputs[i]);
+	free(workspace);
+	run.ctx.workspace = NULL;
+	run_free(&run);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
 	Suite *s = suite_create("ops_conv");
@@ -633,6 +815,8 @@ static Suite *conv_suite(void)
 			    (int)(sizeof conv_refs / sizeof conv_refs[0]));
 	tcase_add_loop_test(ref, pooling_forward_and_backward_match_pytorch_and_mxnet, 0,
 			    (int)(sizeof pool_refs / sizeof pool_refs[0]));
+	tcase_add_loop_test(grad, operators_split_over_2_or_3_threads_give_the_single_thread_numbers, 0,
+			    (int)(sizeof threaded_cases / sizeof threaded_cases[0]));
 	tcase_add_test(desc, lenet_shapes_flops_and_workspace_are_inferred);
 	tcase_add_test(desc, output_sizes_follow_mxnet_for_stride_pad_dilate_and_conventions);
 	tcase_add_test(desc, operators_are_found_by_name_and_alias_and_list_their_inputs);

@@ -36,28 +36,43 @@
 
 /* ---------------------------------------------------------------- scratch */
 
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static __thread float *scratch_buf;
-static __thread size_t scratch_cap;
+/* Two grow-only buffers per thread: im2col's scratch, and the partial sums a caller keeps
+ * while its own thread also runs pieces that use the first. */
+struct thread_buffer {
+	float *buf;
+	size_t cap;
+};
 
-static void scratch_key_make(void) { pthread_key_create(&scratch_key, free); }
+static pthread_key_t buffer_key[2];
+static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
+static __thread struct thread_buffer buffers[2];
 
-float *cpu_conv_scratch(size_t bytes)
+static void buffer_keys_make(void)
 {
-	if (bytes <= scratch_cap)
-		return scratch_buf;
-	pthread_once(&scratch_once, scratch_key_make);
-	/* grow by half again, so a sequence of slightly larger layers does not realloc each time */
-	if (bytes < scratch_cap + scratch_cap / 2)
-		bytes = scratch_cap + scratch_cap / 2;
-	free(scratch_buf);
-	scratch_buf = malloc(bytes);
-	scratch_cap = scratch_buf ? bytes : 0;
-	/* the key's destructor frees the buffer when the thread exits */
-	pthread_setspecific(scratch_key, scratch_buf);
-	return scratch_buf;
+	pthread_key_create(&buffer_key[0], free);
+	pthread_key_create(&buffer_key[1], free);
 }
+
+static float *thread_buffer(int slot, size_t bytes)
+{
+	struct thread_buffer *b = &buffers[slot];
+	if (bytes <= b->cap)
+		return b->buf;
+	pthread_once(&buffer_once, buffer_keys_make);
+	/* grow by half again, so a sequence of slightly larger layers does not realloc each time */
+	if (bytes < b->cap + b->cap / 2)
+		bytes = b->cap + b->cap / 2;
+	free(b->buf);
+	b->buf = malloc(bytes);
+	b->cap = b->buf ? bytes : 0;
+	/* the key's destructor frees the buffer when the thread exits */
+	pthread_setspecific(buffer_key[slot], b->buf);
+	return b->buf;
+}
+
+float *cpu_conv_scratch(size_t bytes) { return thread_buffer(0, bytes); }
+
+float *cpu_conv_partials(size_t bytes) { return thread_buffer(1, bytes); }
 
 /* ---------------------------------------------------------------- geometry */
 

@@ -35,6 +35,11 @@ size_t cpu_conv_scratch_bytes(const struct cpu_conv_shape *s);
  * tests, and several threads each convolving part of a batch. */
 float *cpu_conv_scratch(size_t bytes);
 
+/* A second grow-only buffer of this thread's, apart from cpu_conv_scratch's, with the same
+ * rules: for what a caller keeps across a threadpool_run whose pieces (some on the calling
+ * thread) take cpu_conv_scratch, such as the pieces' partial weight gradients. */
+float *cpu_conv_partials(size_t bytes);
+
 /* y (N, K, out) = conv(x (N, C, in), w (K, C/groups, kernel)) + b (K); b may be NULL.
  * scratch: cpu_conv_scratch_bytes(s) bytes (may be NULL when that is 0). */
 void cpu_conv_forward(const struct cpu_conv_shape *s, const float *x, const float *w,

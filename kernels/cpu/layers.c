@@ -85,10 +85,10 @@ static void plane_grad_sums(const float *x, const float *dy, int64_t n, float sh
 }
 
 void cpu_bn_mean_var(const float *x, float *mean, float *var, int64_t outer, int64_t channels,
-		     int64_t inner)
+		     int64_t inner, int64_t c0, int64_t c1)
 {
 	const int64_t count = outer * inner;
-	for (int64_t c = 0; c < channels; c++) {
+	for (int64_t c = c0; c < c1; c++) {
 		double s = 0, ss = 0;
 		float m;
 		for (int64_t o = 0; o < outer; o++)
@@ -103,9 +103,9 @@ void cpu_bn_mean_var(const float *x, float *mean, float *var, int64_t outer, int
 
 void cpu_bn_forward(const float *x, float *y, const float *mean, const float *invstd,
 		    const float *gamma, const float *beta, int64_t outer, int64_t channels,
-		    int64_t inner, int accumulate)
+		    int64_t inner, int64_t c0, int64_t c1, int accumulate)
 {
-	for (int64_t c = 0; c < channels; c++) {
+	for (int64_t c = c0; c < c1; c++) {
 		const float scale = invstd[c] * (gamma ? gamma[c] : 1.0f);
 		const float shift = beta[c] - mean[c] * scale;
 		for (int64_t o = 0; o < outer; o++) {
@@ -123,11 +123,11 @@ void cpu_bn_forward(const float *x, float *y, const float *mean, const float *in
 
 void cpu_bn_backward(const float *x, const float *dy, const float *mean, const float *invstd,
 		     const float *gamma, float *dx, float *dgamma, float *dbeta, int64_t outer,
-		     int64_t channels, int64_t inner, int batch_stats, int acc_dx, int acc_dgamma,
-		     int acc_dbeta)
+		     int64_t channels, int64_t inner, int64_t c0, int64_t c1, int batch_stats,
+		     int acc_dx, int acc_dgamma, int acc_dbeta)
 {
 	const int64_t count = outer * inner;
-	for (int64_t c = 0; c < channels; c++) {
+	for (int64_t c = c0; c < c1; c++) {
 		const float m = mean[c], is = invstd[c];
 		const float w = gamma ? gamma[c] : 1.0f;
 		double sum_dy = 0, dot = 0;

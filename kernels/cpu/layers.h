@@ -14,17 +14,19 @@
 
 #include "rng.h"
 
-/* ---- BatchNorm ---- */
+/* ---- BatchNorm ----
+ * Each works on channels [c0, c1) only, leaving the others alone (threads split the
+ * channels); the per-channel arrays are indexed by channel, for all `channels`. */
 
 /* Per-channel mean and biased variance (sum of squared deviations / (outer * inner)),
  * two passes over each channel's planes. */
 void cpu_bn_mean_var(const float *x, float *mean, float *var, int64_t outer, int64_t channels,
-		     int64_t inner);
+		     int64_t inner, int64_t c0, int64_t c1);
 /* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c]; gamma NULL means 1 (fix_gamma).
  * y may be x. */
 void cpu_bn_forward(const float *x, float *y, const float *mean, const float *invstd,
 		    const float *gamma, const float *beta, int64_t outer, int64_t channels,
-		    int64_t inner, int accumulate);
+		    int64_t inner, int64_t c0, int64_t c1, int accumulate);
 /* Gradients of cpu_bn_forward, as MXNet 1.9.1's CPU kernel. With batch_stats (training
  * with batch statistics; mean and invstd are the batch's) the statistics' dependence on x
  * is included:
@@ -35,8 +37,8 @@ void cpu_bn_forward(const float *x, float *y, const float *mean, const float *in
  * sums are taken before its dx is written), but must not be x. */
 void cpu_bn_backward(const float *x, const float *dy, const float *mean, const float *invstd,
 		     const float *gamma, float *dx, float *dgamma, float *dbeta, int64_t outer,
-		     int64_t channels, int64_t inner, int batch_stats, int acc_dx, int acc_dgamma,
-		     int acc_dbeta);
+		     int64_t channels, int64_t inner, int64_t c0, int64_t c1, int batch_stats,
+		     int acc_dx, int acc_dgamma, int acc_dbeta);
 
 /* ---- LRN (across channels, as MXNet and Caffe) ---- */
 

@@ -12,6 +12,8 @@
 #ifndef MX_THREADPOOL_H
 #define MX_THREADPOOL_H
 
+#include <stdint.h>
+
 struct mx_threadpool;
 
 /* Returns a new pool of n_threads threads (the caller counts as one; n_threads <= 1
@@ -24,5 +26,26 @@ int threadpool_size(const struct mx_threadpool *p);
  * every piece is done. A NULL pool runs them in order on the caller. Calls from
  * several threads are serialised. fn must not call threadpool_run on the same pool. */
 void threadpool_run(struct mx_threadpool *p, int n, void (*fn)(void *arg, int i), void *arg);
+
+/* Piece i of [0, n) cut into `pieces` contiguous parts whose sizes differ by at most one:
+ * [*begin, *end). No part is empty when pieces <= n. */
+static inline void threadpool_range(int64_t n, int pieces, int i, int64_t *begin, int64_t *end)
+{
+	*begin = n * i / pieces;
+	*end = n * (i + 1) / pieces;
+}
+
+/* Work below this many elements of an elementwise loop is not worth splitting: a fork and
+ * join costs a few microseconds, about what 32k floats take through a memory-bound loop. */
+#define THREADPOOL_GRAIN 32768
+
+/* Pieces to cut `work` units into on p: threadpool_size(p), but no more than leave each
+ * piece `grain` units (so small work runs whole on the caller), and at least 1. */
+static inline int threadpool_pieces(const struct mx_threadpool *p, int64_t work, int64_t grain)
+{
+	int64_t most = grain > 0 ? work / grain : work;
+	int n = threadpool_size(p);
+	return most < 1 ? 1 : most < n ? (int)most : n;
+}
 
 #endif

@@ -1,4 +1,5 @@
 /* op_activation.c: Activation (relu, sigmoid, tanh, softrelu, softsign), elementwise. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <stddef.h>
@@ -31,14 +32,53 @@ static int act_infer_shape(const void *param, struct mx_shape *in, int n_in, str
 	return MX_OK;
 }
 
+/* Pieces of ctx->pool take contiguous ranges of the array. */
+struct act_job {
+	enum cpu_act act;
+	int64_t n;
+	int pieces;
+	const float *src, *y; /* forward: x; backward: dy, and y */
+	float *dst;
+	int accumulate;
+};
+
+/* Elements worth a fork: fewer where each one calls libm (expf, tanhf, expm1f). */
+static int64_t act_grain(enum cpu_act act, int backward)
+{
+	int libm = act == CPU_ACT_SOFTRELU ||
+		   (!backward && (act == CPU_ACT_SIGMOID || act == CPU_ACT_TANH));
+	return libm ? THREADPOOL_GRAIN / 8 : THREADPOOL_GRAIN;
+}
+
+static void act_forward_piece(void *arg, int i)
+{
+	const struct act_job *j = arg;
+	int64_t a, b;
+	threadpool_range(j->n, j->pieces, i, &a, &b);
+	cpu_act_forward(j->act, j->src + a, j->dst + a, b - a, j->accumulate);
+}
+
 static int act_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *in,
 			   struct mx_tensor *const *out, const enum op_req *req)
 {
 	const struct act_param *p = param;
-	if (req[0] != OP_REQ_NULL)
-		cpu_act_forward((enum cpu_act)p->act_type, tensor_f32(in[0]), tensor_f32(out[0]),
-				shape_size(&in[0]->shape), req[0] == OP_REQ_ADD);
+	struct act_job j = {.act = (enum cpu_act)p->act_type, .n = shape_size(&in[0]->shape)};
+	if (req[0] == OP_REQ_NULL)
+		return MX_OK;
+	j.pieces = threadpool_pieces(ctx->pool, j.n, act_grain(j.act, 0));
+	j.src = tensor_f32(in[0]);
+	j.dst = tensor_f32(out[0]);
+	j.accumulate = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, act_forward_piece, &j);
 	return MX_OK;
+}
+
+static void act_backward_piece(void *arg, int i)
+{
+	const struct act_job *j = arg;
+	int64_t a, b;
+	threadpool_range(j->n, j->pieces, i, &a, &b);
+	cpu_act_backward(j->act, j->y + a, j->src + a, j->dst + a, b - a, j->accumulate);
 }
 
 /* Reads the output only (as MXNet does), so forward may run in place and the input's
@@ -49,10 +89,15 @@ static int act_backward_cpu(const struct op_ctx *ctx, const void *param,
 			    const enum op_req *req)
 {
 	const struct act_param *p = param;
-	if (req[0] != OP_REQ_NULL)
-		cpu_act_backward((enum cpu_act)p->act_type, tensor_f32(out[0]), tensor_f32(out_grad[0]),
-				 tensor_f32(in_grad[0]), shape_size(&out[0]->shape),
-				 req[0] == OP_REQ_ADD);
+	struct act_job j = {.act = (enum cpu_act)p->act_type, .n = shape_size(&out[0]->shape)};
+	if (req[0] == OP_REQ_NULL)
+		return MX_OK;
+	j.pieces = threadpool_pieces(ctx->pool, j.n, act_grain(j.act, 1));
+	j.y = tensor_f32(out[0]);
+	j.src = tensor_f32(out_grad[0]);
+	j.dst = tensor_f32(in_grad[0]);
+	j.accumulate = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, act_backward_piece, &j);
 	return MX_OK;
 }
 

@@ -1,5 +1,6 @@
 /* op_batchnorm.c: BatchNorm over one axis (channels), with batch statistics in training
  * and the moving averages (auxiliary states) otherwise; as MXNet 1.9.1's CPU operator. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <math.h>
@@ -102,44 +103,87 @@ static int bn_infer_shape(const void *param, struct mx_shape *in, int n_in, stru
 	return MX_OK;
 }
 
+/* Channels are independent (statistics, normalization and gradients are per channel), so
+ * pieces of ctx->pool take contiguous runs of channels. */
+struct bn_job {
+	const struct bn_param *p;
+	int64_t outer, channels, inner;
+	int pieces;
+	int batch_stats; /* training with the batch's statistics */
+	const float *x, *dy, *gamma, *beta;
+	float *y, *dx, *dgamma, *dbeta;
+	float *mean, *invstd, *moving_mean, *moving_var;
+	int acc_y, acc_dx, acc_dgamma, acc_dbeta;
+};
+
+static int bn_pieces(const struct op_ctx *ctx, const struct bn_job *j)
+{
+	int n = threadpool_pieces(ctx->pool, j->outer * j->channels * j->inner, THREADPOOL_GRAIN);
+	return n < j->channels ? n : (int)j->channels;
+}
+
 /* Training (and not use_global_stats): batch mean and biased variance; the moving averages
  * move towards them here in forward (MXNet 1.9.1's CPU kernel does it in backward, with the
  * same numbers, so one training step gives MXNet's moving_mean/var). Otherwise the moving
  * averages. Outputs 1 and 2 keep the mean and the inverse standard deviation
  * 1/sqrt(var + eps) that backward uses (MXNet's CPU layout, also what output_mean_var shows). */
+static void bn_forward_piece(void *arg, int i)
+{
+	const struct bn_job *j = arg;
+	const struct bn_param *p = j->p;
+	int64_t c0, c1;
+	threadpool_range(j->channels, j->pieces, i, &c0, &c1);
+	if (j->batch_stats) {
+		const float keep = p->momentum, take = 1.0f - p->momentum;
+		cpu_bn_mean_var(j->x, j->mean, j->invstd, j->outer, j->channels, j->inner, c0, c1);
+		for (int64_t c = c0; c < c1; c++) {
+			j->moving_mean[c] = j->moving_mean[c] * keep + j->mean[c] * take;
+			j->moving_var[c] = j->moving_var[c] * keep + j->invstd[c] * take;
+			j->invstd[c] = (float)(1.0 / sqrt((double)j->invstd[c] + p->eps));
+		}
+	} else {
+		for (int64_t c = c0; c < c1; c++) {
+			j->mean[c] = j->moving_mean[c];
+			j->invstd[c] = (float)(1.0 / sqrt((double)j->moving_var[c] + p->eps));
+		}
+	}
+	if (j->y)
+		cpu_bn_forward(j->x, j->y, j->mean, j->invstd, j->gamma, j->beta, j->outer, j->channels,
+			       j->inner, c0, c1, j->acc_y);
+}
+
 static int bn_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *in,
 			  struct mx_tensor *const *out, const enum op_req *req)
 {
 	const struct bn_param *p = param;
-	int64_t outer, channels, inner;
-	float *mean, *invstd;
-	const float *gamma = p->fix_gamma ? NULL : tensor_f32(in[1]);
+	struct bn_job j = {.p = p};
 	if (!out[1] || !out[2])
 		return mx_error(MX_ERR_INTERNAL, "BatchNorm: no arrays for the saved mean and variance");
-	if (bn_layout(p, &in[0]->shape, &outer, &channels, &inner) < 0)
+	if (bn_layout(p, &in[0]->shape, &j.outer, &j.channels, &j.inner) < 0)
 		return mx_error(MX_ERR_INTERNAL, "BatchNorm: bad axis %d", p->axis);
-	mean = tensor_f32(out[1]);
-	invstd = tensor_f32(out[2]);
-	if (ctx->is_train && !p->use_global_stats) {
-		float *moving_mean = tensor_f32(in[3]), *moving_var = tensor_f32(in[4]);
-		const float keep = p->momentum, take = 1.0f - p->momentum;
-		cpu_bn_mean_var(tensor_f32(in[0]), mean, invstd, outer, channels, inner);
-		for (int64_t c = 0; c < channels; c++) {
-			moving_mean[c] = moving_mean[c] * keep + mean[c] * take;
-			moving_var[c] = moving_var[c] * keep + invstd[c] * take;
-			invstd[c] = (float)(1.0 / sqrt((double)invstd[c] + p->eps));
-		}
-	} else {
-		const float *moving_mean = tensor_f32(in[3]), *moving_var = tensor_f32(in[4]);
-		for (int64_t c = 0; c < channels; c++) {
-			mean[c] = moving_mean[c];
-			invstd[c] = (float)(1.0 / sqrt((double)moving_var[c] + p->eps));
-		}
-	}
-	if (req[0] != OP_REQ_NULL)
-		cpu_bn_forward(tensor_f32(in[0]), tensor_f32(out[0]), mean, invstd, gamma,
-			       tensor_f32(in[2]), outer, channels, inner, req[0] == OP_REQ_ADD);
+	j.pieces = bn_pieces(ctx, &j);
+	j.batch_stats = ctx->is_train && !p->use_global_stats;
+	j.x = tensor_f32(in[0]);
+	j.gamma = p->fix_gamma ? NULL : tensor_f32(in[1]);
+	j.beta = tensor_f32(in[2]);
+	j.moving_mean = tensor_f32(in[3]);
+	j.moving_var = tensor_f32(in[4]);
+	j.y = req[0] != OP_REQ_NULL ? tensor_f32(out[0]) : NULL;
+	j.mean = tensor_f32(out[1]);
+	j.invstd = tensor_f32(out[2]);
+	j.acc_y = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, bn_forward_piece, &j);
 	return MX_OK;
+}
+
+static void bn_backward_piece(void *arg, int i)
+{
+	const struct bn_job *j = arg;
+	int64_t c0, c1;
+	threadpool_range(j->channels, j->pieces, i, &c0, &c1);
+	cpu_bn_backward(j->x, j->dy, j->mean, j->invstd, j->gamma, j->dx, j->dgamma, j->dbeta,
+			j->outer, j->channels, j->inner, c0, c1, j->batch_stats, j->acc_dx,
+			j->acc_dgamma, j->acc_dbeta);
 }
 
 /* Only the output's gradient flows back: the mean and variance outputs get none, as in
@@ -150,19 +194,25 @@ static int bn_backward_cpu(const struct op_ctx *ctx, const void *param,
 			   const enum op_req *req)
 {
 	const struct bn_param *p = param;
-	int64_t outer, channels, inner;
-	const float *gamma = p->fix_gamma ? NULL : tensor_f32(in[1]);
-	float *dx = req[0] != OP_REQ_NULL ? tensor_f32(in_grad[0]) : NULL;
-	float *dgamma = req[1] != OP_REQ_NULL && !p->fix_gamma ? tensor_f32(in_grad[1]) : NULL;
-	float *dbeta = req[2] != OP_REQ_NULL ? tensor_f32(in_grad[2]) : NULL;
-	if (bn_layout(p, &in[0]->shape, &outer, &channels, &inner) < 0)
+	struct bn_job j = {.p = p};
+	if (bn_layout(p, &in[0]->shape, &j.outer, &j.channels, &j.inner) < 0)
 		return mx_error(MX_ERR_INTERNAL, "BatchNorm: bad axis %d", p->axis);
 	if (p->fix_gamma && (req[1] == OP_REQ_WRITE || req[1] == OP_REQ_INPLACE))
 		tensor_fill(in_grad[1], 0.0f);
-	cpu_bn_backward(tensor_f32(in[0]), tensor_f32(out_grad[0]), tensor_f32(out[1]),
-			tensor_f32(out[2]), gamma, dx, dgamma, dbeta, outer, channels, inner,
-			ctx->is_train && !p->use_global_stats, req[0] == OP_REQ_ADD,
-			req[1] == OP_REQ_ADD, req[2] == OP_REQ_ADD);
+	j.pieces = bn_pieces(ctx, &j);
+	j.batch_stats = ctx->is_train && !p->use_global_stats;
+	j.x = tensor_f32(in[0]);
+	j.dy = tensor_f32(out_grad[0]);
+	j.gamma = p->fix_gamma ? NULL : tensor_f32(in[1]);
+	j.mean = tensor_f32(out[1]);
+	j.invstd = tensor_f32(out[2]);
+	j.dx = req[0] != OP_REQ_NULL ? tensor_f32(in_grad[0]) : NULL;
+	j.dgamma = req[1] != OP_REQ_NULL && !p->fix_gamma ? tensor_f32(in_grad[1]) : NULL;
+	j.dbeta = req[2] != OP_REQ_NULL ? tensor_f32(in_grad[2]) : NULL;
+	j.acc_dx = req[0] == OP_REQ_ADD;
+	j.acc_dgamma = req[1] == OP_REQ_ADD;
+	j.acc_dbeta = req[2] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, bn_backward_piece, &j);
 	return MX_OK;
 }
 

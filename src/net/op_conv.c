@@ -1,5 +1,6 @@
 /* op_conv.c: Convolution (1-D, 2-D, 3-D, channels first, grouped, dilated), its shape
  * inference, forward and backward on kernels/cpu/conv.c. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <stddef.h>
@@ -220,19 +221,79 @@ static double conv_flops(const void *param, const struct mx_shape *in, int n_in,
 	return 2.0 * (double)shape_size(&out[0]) * (double)(in[0].dim[1] / p->num_group) * kernel;
 }
 
-/* The executor's workspace when it is large enough, else this thread's own buffer. */
-static float *conv_scratch(const struct op_ctx *ctx, const struct cpu_conv_shape *s, int *rc)
+/* ---- the batch split over ctx->pool ----
+ * Images are independent, so each piece convolves a contiguous run of images with its own
+ * im2col scratch: the executor's workspace for piece 0 when it is large enough, otherwise
+ * the running thread's cpu_conv_scratch (a thread runs one piece at a time). OpenBLAS is
+ * single-threaded inside the pieces (the thread policy in engine/threadpool.h).
+ * Backward's weight and bias gradients are sums over images: piece 0 writes (or adds) its
+ * sums in place, pieces 1.. write theirs to blocks of `partial` (the caller's
+ * cpu_conv_partials), and a second pass adds those blocks in piece order, so one thread
+ * count always gives the same bits. One piece is exactly the single-threaded call. */
+
+/* Multiply-adds below which a piece is not worth a fork (about 10 us of sgemm). */
+#define CONV_SPLIT_MACS (1 << 19)
+
+struct conv_job {
+	const struct op_ctx *ctx;
+	struct cpu_conv_shape s; /* the whole batch */
+	int pieces, sum_pieces;
+	const float *x, *w, *b, *dy;
+	float *y, *dx, *dw, *db;
+	int acc_y, acc_dx, acc_dw, acc_db;
+	int64_t dw_size, db_size; /* floats of dw and db (0 when not wanted) */
+	float *partial;           /* pieces - 1 blocks of dw_size + db_size floats */
+	int failed;               /* a piece found no scratch (atomic) */
+};
+
+/* Floats of one image with `channels` channels of spatial size d. */
+static int64_t image_floats(int64_t channels, const int64_t *d)
 {
-	size_t need = cpu_conv_scratch_bytes(s);
-	float *buf;
-	*rc = MX_OK;
+	return channels * d[0] * d[1] * d[2];
+}
+
+static int conv_pieces(const struct op_ctx *ctx, const struct cpu_conv_shape *s)
+{
+	int64_t macs = s->batch * image_floats(s->filters, s->out) * (s->channels / s->groups) *
+		       s->kernel[0] * s->kernel[1] * s->kernel[2];
+	int n = threadpool_pieces(ctx->pool, macs, CONV_SPLIT_MACS);
+	return n < s->batch ? n : (int)s->batch;
+}
+
+/* Piece i's images [*n0, *n0 + s->batch) as a geometry of their own, and its scratch in
+ * *scratch (NULL when it needs none). Returns 0, or -1 with j->failed set when out of memory. */
+static int conv_piece(struct conv_job *j, int i, struct cpu_conv_shape *s, int64_t *n0,
+		      float **scratch)
+{
+	const struct op_ctx *ctx = j->ctx;
+	int64_t n1;
+	size_t need;
+	threadpool_range(j->s.batch, j->pieces, i, n0, &n1);
+	*s = j->s;
+	s->batch = n1 - *n0;
+	need = cpu_conv_scratch_bytes(s);
+	*scratch = NULL;
 	if (!need)
-		return NULL;
-	if (ctx->workspace && ctx->workspace_bytes >= need)
-		return ctx->workspace;
-	if (!(buf = cpu_conv_scratch(need)))
-		*rc = mx_error(MX_ERR_NOMEM, "Convolution: out of memory for %zu bytes of scratch", need);
-	return buf;
+		return 0;
+	if (i == 0 && ctx->workspace && ctx->workspace_bytes >= need)
+		*scratch = ctx->workspace;
+	else if (!(*scratch = cpu_conv_scratch(need))) {
+		__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	return 0;
+}
+
+static void conv_forward_piece(void *arg, int i)
+{
+	struct conv_job *j = arg;
+	struct cpu_conv_shape s;
+	int64_t n0;
+	float *scratch;
+	if (conv_piece(j, i, &s, &n0, &scratch))
+		return;
+	cpu_conv_forward(&s, j->x + n0 * image_floats(s.channels, s.in), j->w, j->b,
+			 j->y + n0 * image_floats(s.filters, s.out), j->acc_y, scratch);
 }
 
 static int conv_forward_cpu(const struct op_ctx *ctx, const void *param,
@@ -240,18 +301,67 @@ static int conv_forward_cpu(const struct op_ctx *ctx, const void *param,
 			    const enum op_req *req)
 {
 	const struct conv_param *p = param;
-	struct cpu_conv_shape s;
-	float *scratch;
-	int rc;
+	struct conv_job j = {.ctx = ctx};
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
-	conv_geometry(p, &in[0]->shape, &s);
-	scratch = conv_scratch(ctx, &s, &rc);
-	if (rc)
-		return rc;
-	cpu_conv_forward(&s, tensor_f32(in[0]), tensor_f32(in[1]), p->no_bias ? NULL : tensor_f32(in[2]),
-			 tensor_f32(out[0]), req[0] == OP_REQ_ADD, scratch);
+	conv_geometry(p, &in[0]->shape, &j.s);
+	j.pieces = conv_pieces(ctx, &j.s);
+	j.x = tensor_f32(in[0]);
+	j.w = tensor_f32(in[1]);
+	j.b = p->no_bias ? NULL : tensor_f32(in[2]);
+	j.y = tensor_f32(out[0]);
+	j.acc_y = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, conv_forward_piece, &j);
+	if (j.failed)
+		return mx_error(MX_ERR_NOMEM, "Convolution: out of memory for %zu bytes of scratch",
+				cpu_conv_scratch_bytes(&j.s));
 	return MX_OK;
+}
+
+static void conv_backward_piece(void *arg, int i)
+{
+	struct conv_job *j = arg;
+	struct cpu_conv_shape s;
+	int64_t n0;
+	float *scratch, *dw = j->dw, *db = j->db;
+	int acc_dw = j->acc_dw, acc_db = j->acc_db;
+	if (conv_piece(j, i, &s, &n0, &scratch))
+		return;
+	if (i > 0) {
+		float *block = j->partial + (i - 1) * (j->dw_size + j->db_size);
+		dw = dw ? block : NULL;
+		db = db ? block + j->dw_size : NULL;
+		acc_dw = acc_db = 0;
+	}
+	cpu_conv_backward(&s, j->x + n0 * image_floats(s.channels, s.in), j->w,
+			  j->dy + n0 * image_floats(s.filters, s.out),
+			  j->dx ? j->dx + n0 * image_floats(s.channels, s.in) : NULL, j->acc_dx, dw,
+			  acc_dw, db, acc_db, scratch);
+}
+
+static void add_floats(float *restrict dst, const float *restrict src, int64_t n)
+{
+	for (int64_t e = 0; e < n; e++)
+		dst[e] += src[e];
+}
+
+/* Adds the partial blocks, in piece order, into dw and db: sum piece i of sum_pieces takes
+ * its share [a, b) of a block's dw_size + db_size floats (dw's first, then db's). */
+static void conv_sum_piece(void *arg, int i)
+{
+	const struct conv_job *j = arg;
+	const int64_t block = j->dw_size + j->db_size;
+	int64_t a, b;
+	threadpool_range(block, j->sum_pieces, i, &a, &b);
+	for (int k = 0; k < j->pieces - 1; k++) {
+		const float *part = j->partial + k * block;
+		int64_t mid = b < j->dw_size ? b : j->dw_size; /* dw: [a, mid) */
+		if (a < mid)
+			add_floats(j->dw + a, part + a, mid - a);
+		mid = a > j->dw_size ? a : j->dw_size;         /* db: [mid, b) */
+		if (mid < b)
+			add_floats(j->db + (mid - j->dw_size), part + mid, b - mid);
+	}
 }
 
 static int conv_backward_cpu(const struct op_ctx *ctx, const void *param,
@@ -260,20 +370,39 @@ static int conv_backward_cpu(const struct op_ctx *ctx, const void *param,
 			     const enum op_req *req)
 {
 	const struct conv_param *p = param;
-	struct cpu_conv_shape s;
-	int want_dx = req[0] != OP_REQ_NULL, want_dw = req[1] != OP_REQ_NULL;
-	int want_db = !p->no_bias && req[2] != OP_REQ_NULL;
-	float *scratch;
-	int rc;
-	conv_geometry(p, &in[0]->shape, &s);
-	scratch = conv_scratch(ctx, &s, &rc);
-	if (rc)
-		return rc;
-	cpu_conv_backward(&s, tensor_f32(in[0]), tensor_f32(in[1]), tensor_f32(out_grad[0]),
-			  want_dx ? tensor_f32(in_grad[0]) : NULL, req[0] == OP_REQ_ADD,
-			  want_dw ? tensor_f32(in_grad[1]) : NULL, req[1] == OP_REQ_ADD,
-			  want_db ? tensor_f32(in_grad[2]) : NULL, want_db && req[2] == OP_REQ_ADD,
-			  scratch);
+	struct conv_job j = {.ctx = ctx};
+	conv_geometry(p, &in[0]->shape, &j.s);
+	j.pieces = conv_pieces(ctx, &j.s);
+	j.x = tensor_f32(in[0]);
+	j.w = tensor_f32(in[1]);
+	j.dy = tensor_f32(out_grad[0]);
+	if (req[0] != OP_REQ_NULL)
+		j.dx = tensor_f32(in_grad[0]);
+	if (req[1] != OP_REQ_NULL) {
+		j.dw = tensor_f32(in_grad[1]);
+		j.dw_size = shape_size(&in_grad[1]->shape);
+	}
+	if (!p->no_bias && req[2] != OP_REQ_NULL) {
+		j.db = tensor_f32(in_grad[2]);
+		j.db_size = p->num_filter;
+	}
+	j.acc_dx = req[0] == OP_REQ_ADD;
+	j.acc_dw = req[1] == OP_REQ_ADD;
+	j.acc_db = j.db && req[2] == OP_REQ_ADD;
+	if (j.pieces > 1 && j.dw_size + j.db_size > 0) {
+		size_t bytes = (size_t)(j.pieces - 1) * (j.dw_size + j.db_size) * sizeof(float);
+		if (!(j.partial = cpu_conv_partials(bytes)))
+			return mx_error(MX_ERR_NOMEM, "Convolution: out of memory for %zu bytes of "
+					"partial weight gradients", bytes);
+	}
+	threadpool_run(ctx->pool, j.pieces, conv_backward_piece, &j);
+	if (j.failed)
+		return mx_error(MX_ERR_NOMEM, "Convolution: out of memory for %zu bytes of scratch",
+				cpu_conv_scratch_bytes(&j.s));
+	if (j.partial) {
+		j.sum_pieces = threadpool_pieces(ctx->pool, j.dw_size + j.db_size, THREADPOOL_GRAIN);
+		threadpool_run(ctx->pool, j.sum_pieces, conv_sum_piece, &j);
+	}
 	return MX_OK;
 }
 

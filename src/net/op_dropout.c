@@ -1,5 +1,6 @@
 /* op_dropout.c: Dropout (inverted: kept units are scaled by 1/(1-p) in training, so
  * inference is the identity), with its mask as a hidden second output. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <stddef.h>
@@ -52,6 +53,34 @@ static int dropout_infer_shape(const void *param, struct mx_shape *in, int n_in,
 	return MX_OK;
 }
 
+/* dst = a * mask over contiguous ranges, one per piece of ctx->pool. */
+struct mul_job {
+	int64_t n;
+	int pieces;
+	const float *a, *mask;
+	float *dst;
+	int accumulate;
+};
+
+static void mul_piece(void *arg, int i)
+{
+	const struct mul_job *j = arg;
+	int64_t lo, hi;
+	threadpool_range(j->n, j->pieces, i, &lo, &hi);
+	cpu_mul(j->dst + lo, j->a + lo, j->mask + lo, hi - lo, j->accumulate);
+}
+
+static void mul_split(const struct op_ctx *ctx, float *dst, const float *a, const float *mask,
+		      int64_t n, int accumulate)
+{
+	struct mul_job j = {.n = n, .a = a, .mask = mask, .dst = dst, .accumulate = accumulate};
+	j.pieces = threadpool_pieces(ctx->pool, n, THREADPOOL_GRAIN);
+	threadpool_run(ctx->pool, j.pieces, mul_piece, &j);
+}
+
+/* The mask is drawn on the calling thread, in element order, so it is the same function of
+ * the generator's state whatever the thread count (xoshiro cannot jump ahead by n draws);
+ * only applying it is split. */
 static int dropout_forward_cpu(const struct op_ctx *ctx, const void *param,
 			       struct mx_tensor *const *in, struct mx_tensor *const *out,
 			       const enum op_req *req)
@@ -67,8 +96,8 @@ static int dropout_forward_cpu(const struct op_ctx *ctx, const void *param,
 		return mx_error(MX_ERR_INTERNAL, "Dropout: no random generator or mask in training");
 	cpu_dropout_mask(tensor_f32(out[1]), n, p->p, ctx->rng);
 	if (req[0] != OP_REQ_NULL)
-		cpu_mul(tensor_f32(out[0]), tensor_f32(in[0]), tensor_f32(out[1]), n,
-			req[0] == OP_REQ_ADD);
+		mul_split(ctx, tensor_f32(out[0]), tensor_f32(in[0]), tensor_f32(out[1]), n,
+			  req[0] == OP_REQ_ADD);
 	return MX_OK;
 }
 
@@ -79,8 +108,8 @@ static int dropout_backward_cpu(const struct op_ctx *ctx, const void *param,
 				const enum op_req *req)
 {
 	if (req[0] != OP_REQ_NULL)
-		cpu_mul(tensor_f32(in_grad[0]), tensor_f32(out_grad[0]), tensor_f32(out[1]),
-			shape_size(&out_grad[0]->shape), req[0] == OP_REQ_ADD);
+		mul_split(ctx, tensor_f32(in_grad[0]), tensor_f32(out_grad[0]), tensor_f32(out[1]),
+			  shape_size(&out_grad[0]->shape), req[0] == OP_REQ_ADD);
 	return MX_OK;
 }
 

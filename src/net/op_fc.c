@@ -104,17 +104,11 @@ struct fc_job {
 	int add_y, add_dx, add_dw, add_db;
 };
 
-static void piece_range(int64_t n, int pieces, int i, int64_t *a, int64_t *b)
-{
-	*a = n * i / pieces;
-	*b = n * (i + 1) / pieces;
-}
-
 static void fc_forward_piece(void *arg, int i)
 {
 	const struct fc_job *j = arg;
 	int64_t a, b, m = j->p->num_hidden;
-	piece_range(j->rows, j->pieces, i, &a, &b);
+	threadpool_range(j->rows, j->pieces, i, &a, &b);
 	if (b > a)
 		cpu_fc_forward(j->x + a * j->cols, j->w, j->b, j->y + a * m, b - a, j->cols, m, j->add_y);
 }
@@ -141,7 +135,7 @@ static void fc_backward_piece(void *arg, int i)
 {
 	const struct fc_job *j = arg;
 	int64_t a, b, m = j->p->num_hidden;
-	piece_range(m, j->pieces, i, &a, &b);
+	threadpool_range(m, j->pieces, i, &a, &b);
 	if (j->dw && b > a)
 		cpu_fc_backward_weight_rows(j->dy, j->x, j->dw, j->rows, j->cols, m, a, b, j->add_dw);
 	if (j->db && b > a) {
@@ -155,7 +149,7 @@ static void fc_backward_piece(void *arg, int i)
 				db[f] += row[f];
 		}
 	}
-	piece_range(j->rows, j->pieces, i, &a, &b);
+	threadpool_range(j->rows, j->pieces, i, &a, &b);
 	if (j->dx && b > a)
 		cpu_fc_backward_data(j->dy + a * m, j->w, j->dx + a * j->cols, b - a, j->cols, m, j->add_dx);
 }

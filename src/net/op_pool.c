@@ -1,5 +1,6 @@
 /* op_pool.c: Pooling (max, avg, sum, lp; 1-D, 2-D, 3-D, channels first; global; valid or
  * full convention), its shape inference, forward and backward on kernels/cpu/pool.c. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <stddef.h>
@@ -181,16 +182,70 @@ static double pool_flops(const void *param, const struct mx_shape *in, int n_in,
 	return (double)shape_size(&out[0]) * (double)(s.kernel[0] * s.kernel[1] * s.kernel[2]);
 }
 
+/* The batch's planes (image, channel) are independent, so pieces of ctx->pool take
+ * contiguous runs of them: a run of planes is a geometry of batch `planes`, 1 channel. */
+struct pool_job {
+	struct cpu_pool_shape s; /* the whole batch */
+	int pieces;
+	const float *x, *dy;
+	float *y, *dx;
+	int accumulate;
+};
+
+static int pool_pieces(const struct op_ctx *ctx, const struct cpu_pool_shape *s)
+{
+	int64_t planes = s->batch * s->channels;
+	int n = threadpool_pieces(ctx->pool, planes * s->in[0] * s->in[1] * s->in[2],
+				  THREADPOOL_GRAIN);
+	return n < planes ? n : (int)planes;
+}
+
+/* Piece i's planes as a geometry of their own, and the offsets of its first plane's input
+ * and output. */
+static void pool_piece(const struct pool_job *j, int i, struct cpu_pool_shape *s, int64_t *in_at,
+		       int64_t *out_at)
+{
+	int64_t p0, p1;
+	threadpool_range(j->s.batch * j->s.channels, j->pieces, i, &p0, &p1);
+	*s = j->s;
+	s->batch = p1 - p0;
+	s->channels = 1;
+	*in_at = p0 * s->in[0] * s->in[1] * s->in[2];
+	*out_at = p0 * s->out[0] * s->out[1] * s->out[2];
+}
+
+static void pool_forward_piece(void *arg, int i)
+{
+	const struct pool_job *j = arg;
+	struct cpu_pool_shape s;
+	int64_t in_at, out_at;
+	pool_piece(j, i, &s, &in_at, &out_at);
+	cpu_pool_forward(&s, j->x + in_at, j->y + out_at, j->accumulate);
+}
+
 static int pool_forward_cpu(const struct op_ctx *ctx, const void *param,
 			    struct mx_tensor *const *in, struct mx_tensor *const *out,
 			    const enum op_req *req)
 {
-	struct cpu_pool_shape s;
+	struct pool_job j = {0};
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
-	pool_geometry(param, &in[0]->shape, &s);
-	cpu_pool_forward(&s, tensor_f32(in[0]), tensor_f32(out[0]), req[0] == OP_REQ_ADD);
+	pool_geometry(param, &in[0]->shape, &j.s);
+	j.pieces = pool_pieces(ctx, &j.s);
+	j.x = tensor_f32(in[0]);
+	j.y = tensor_f32(out[0]);
+	j.accumulate = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, pool_forward_piece, &j);
 	return MX_OK;
+}
+
+static void pool_backward_piece(void *arg, int i)
+{
+	const struct pool_job *j = arg;
+	struct cpu_pool_shape s;
+	int64_t in_at, out_at;
+	pool_piece(j, i, &s, &in_at, &out_at);
+	cpu_pool_backward(&s, j->x + in_at, j->dy + out_at, j->dx + in_at, j->accumulate);
 }
 
 static int pool_backward_cpu(const struct op_ctx *ctx, const void *param,
@@ -198,12 +253,16 @@ static int pool_backward_cpu(const struct op_ctx *ctx, const void *param,
 			     struct mx_tensor *const *out, struct mx_tensor *const *in_grad,
 			     const enum op_req *req)
 {
-	struct cpu_pool_shape s;
+	struct pool_job j = {0};
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
-	pool_geometry(param, &in[0]->shape, &s);
-	cpu_pool_backward(&s, tensor_f32(in[0]), tensor_f32(out_grad[0]), tensor_f32(in_grad[0]),
-			  req[0] == OP_REQ_ADD);
+	pool_geometry(param, &in[0]->shape, &j.s);
+	j.pieces = pool_pieces(ctx, &j.s);
+	j.x = tensor_f32(in[0]);
+	j.dy = tensor_f32(out_grad[0]);
+	j.dx = tensor_f32(in_grad[0]);
+	j.accumulate = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, pool_backward_piece, &j);
 	return MX_OK;
 }
 

@@ -1,5 +1,6 @@
 /* op_softmax_output.c: SoftmaxOutput, a loss head: softmax forward, and in backward the
  * cross-entropy gradient (softmax - onehot(label)) with MXNet's scaling options. */
+#include "engine/threadpool.h"
 #include "op.h"
 
 #include <stddef.h>
@@ -105,17 +106,57 @@ static int sm_infer_shape(const void *param, struct mx_shape *in, int n_in, stru
 	return MX_OK;
 }
 
+/* Rows are independent: pieces of ctx->pool take contiguous runs of the outer index. */
+struct sm_job {
+	int64_t outer, classes, inner;
+	int pieces;
+	const float *x, *label, *ograd; /* forward: x; backward: x is the softmax */
+	float *dst;
+	float scale, alpha, ignore;
+	int use_ignore, accumulate;
+};
+
+/* Softmax costs an expf per entry, so smaller arrays than a plain loop's are worth a fork. */
+static int sm_pieces(const struct op_ctx *ctx, const struct sm_job *j)
+{
+	int n = threadpool_pieces(ctx->pool, j->outer * j->classes * j->inner, THREADPOOL_GRAIN / 8);
+	return n < j->outer ? n : (int)j->outer;
+}
+
+static void sm_forward_piece(void *arg, int i)
+{
+	const struct sm_job *j = arg;
+	int64_t o0, o1, at;
+	threadpool_range(j->outer, j->pieces, i, &o0, &o1);
+	at = o0 * j->classes * j->inner;
+	cpu_softmax(j->x + at, j->dst + at, o1 - o0, j->classes, j->inner);
+}
+
 static int sm_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *in,
 			  struct mx_tensor *const *out, const enum op_req *req)
 {
-	int64_t outer, classes, inner;
+	struct sm_job j = {0};
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
 	if (req[0] == OP_REQ_ADD)
 		return mx_error(MX_ERR_INTERNAL, "SoftmaxOutput: cannot add its output to an array");
-	sm_layout(param, &in[0]->shape, &outer, &classes, &inner);
-	cpu_softmax(tensor_f32(in[0]), tensor_f32(out[0]), outer, classes, inner);
+	sm_layout(param, &in[0]->shape, &j.outer, &j.classes, &j.inner);
+	j.pieces = sm_pieces(ctx, &j);
+	j.x = tensor_f32(in[0]);
+	j.dst = tensor_f32(out[0]);
+	threadpool_run(ctx->pool, j.pieces, sm_forward_piece, &j);
 	return MX_OK;
+}
+
+static void sm_backward_piece(void *arg, int i)
+{
+	const struct sm_job *j = arg;
+	int64_t o0, o1, at;
+	threadpool_range(j->outer, j->pieces, i, &o0, &o1);
+	at = o0 * j->classes * j->inner;
+	cpu_softmax_output_grad(j->x + at, j->label + o0 * j->inner, j->ograd ? j->ograd + at : NULL,
+				j->dst + at, o1 - o0, j->classes, j->inner, j->scale, j->alpha,
+				j->use_ignore, j->ignore, j->accumulate);
 }
 
 /* MXNet's normalization (checked against MXNet 1.9.1): the gradient is divided by
@@ -132,32 +173,39 @@ static int sm_backward_cpu(const struct op_ctx *ctx, const void *param,
 {
 	const struct sm_param *p = param;
 	const float *lab = tensor_f32(in[1]);
-	const float *ograd = NULL;
-	int64_t outer, classes, inner, n_label, valid = 0;
+	struct sm_job j = {0};
+	int64_t n_label, valid = 0;
 	float norm;
 	if (req[0] == OP_REQ_NULL)
 		return MX_OK;
-	sm_layout(p, &out[0]->shape, &outer, &classes, &inner);
-	n_label = outer * inner;
+	sm_layout(p, &out[0]->shape, &j.outer, &j.classes, &j.inner);
+	n_label = j.outer * j.inner;
 	for (int64_t i = 0; i < n_label; i++) {
 		int64_t k = (int64_t)lab[i];
 		int ignored = k == (int64_t)p->ignore_label;
 		valid += !ignored;
-		if (!(p->use_ignore && ignored) && !(k >= 0 && k < classes))
+		if (!(p->use_ignore && ignored) && !(k >= 0 && k < j.classes))
 			return mx_error(MX_ERR_INVALID, "label %g at index %lld is outside [0, %lld)",
-					lab[i], (long long)i, (long long)classes);
+					lab[i], (long long)i, (long long)j.classes);
 	}
 	if (p->normalization == SM_NORM_VALID)
 		norm = valid > 0 ? (float)valid : 1.0f;
 	else if (p->normalization == SM_NORM_BATCH)
-		norm = (float)(p->multi_output ? outer * inner : outer);
+		norm = (float)(p->multi_output ? j.outer * j.inner : j.outer);
 	else
-		norm = (float)(p->multi_output ? inner : 1);
+		norm = (float)(p->multi_output ? j.inner : 1);
 	if (p->out_grad && out_grad && out_grad[0])
-		ograd = tensor_f32(out_grad[0]);
-	cpu_softmax_output_grad(tensor_f32(out[0]), lab, ograd, tensor_f32(in_grad[0]), outer,
-				classes, inner, p->grad_scale / norm, p->smooth_alpha, p->use_ignore,
-				p->ignore_label, req[0] == OP_REQ_ADD);
+		j.ograd = tensor_f32(out_grad[0]);
+	j.pieces = sm_pieces(ctx, &j);
+	j.x = tensor_f32(out[0]);
+	j.label = lab;
+	j.dst = tensor_f32(in_grad[0]);
+	j.scale = p->grad_scale / norm;
+	j.alpha = p->smooth_alpha;
+	j.use_ignore = p->use_ignore;
+	j.ignore = p->ignore_label;
+	j.accumulate = req[0] == OP_REQ_ADD;
+	threadpool_run(ctx->pool, j.pieces, sm_backward_piece, &j);
 	return MX_OK;
 }
 
