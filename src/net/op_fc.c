@@ -176,6 +176,15 @@ static int fc_backward_cpu(const struct op_ctx *ctx, const void *param,
 	return MX_OK;
 }
 
+static double fc_flops(const void *param, const struct mx_shape *in, int n_in, const struct mx_shape *out,
+		       int n_out)
+{
+	const struct fc_param *p = param;
+	int64_t rows, cols;
+	fc_rows_cols(p, &in[0], &rows, &cols);
+	return 2.0 * (double)rows * (double)cols * (double)p->num_hidden;
+}
+
 static const char *const fc_aliases[] = {"fc", "fullyconnected", NULL};
 
 const struct op_desc op_fully_connected = {
@@ -192,5 +201,6 @@ const struct op_desc op_fully_connected = {
 	.forward = {[MX_DEV_CPU] = fc_forward_cpu},
 	.backward = {[MX_DEV_CPU] = fc_backward_cpu},
 	.bw_in = 1u << 0 | 1u << 1, /* data for the weight gradient, weight for the data's */
+	.flops = fc_flops,
 	.bw_out = 0,
 };

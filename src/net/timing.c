@@ -12,6 +12,7 @@
 
 #include "data/iter.h"
 #include "engine/engine.h"
+#include "engine/threadpool.h"
 #include "error.h"
 #include "executor.h"
 #include "initializer.h"
@@ -207,6 +208,7 @@ static int run_update(void *arg)
 struct bench {
 	struct solver_param solver;
 	int threads;
+	struct mx_threadpool *pool;   /* the operators' threads, as in training */
 	struct graph *g;
 	struct engine *eng;
 	struct executor *ex;
@@ -226,6 +228,7 @@ static void bench_free(struct bench *b)
 	optimizer_free(b->opt);
 	if (b->eng)
 		engine_free(b->eng);
+	threadpool_free(b->pool);
 	graph_free(b->g);
 	free(b->arg_nodes);
 	free(b->updates);
@@ -547,7 +550,13 @@ int timing_run(const struct mx_conf *c, const struct timing_options *opt, FILE *
 		openblas_set_num_threads(b.threads);
 		sgemm_n = b.threads == 1 ? sgemm1 : timing_sgemm_gflops(1024, opt->sgemm_reps);
 	}
-	openblas_set_num_threads(b.threads);
+	/* The trainer's thread policy: operators split over the pool, OpenBLAS single-threaded. */
+	openblas_set_num_threads(1);
+	if (!(b.pool = threadpool_create(b.threads))) {
+		rc = mx_error(MX_ERR_NOMEM, "cannot start %d threads", b.threads);
+		goto done;
+	}
+	executor_set_threadpool(b.ex, b.pool);
 	for (int r = 0; r < opt->warmup; r++)
 		if ((rc = step(&b, opt->inference, NULL)))
 			goto done;
