@@ -140,6 +140,9 @@ const char *op_nearest(const char *name);
 /* Input names for this parameter set; returns the count (<= max). */
 int op_input_names(const struct op_desc *op, const void *param, const char **names, int max);
 int op_num_data_inputs(const struct op_desc *op, const void *param);
+/* Names arg0 .. arg{n-1} of a variadic op's inputs (Concat, add_n); returns min(n, max). */
+#define OP_MAX_VARIADIC 130
+int op_variadic_inputs(int n, const char **names, int max);
 /* Returns a new parameter struct with defaults; free() it. */
 void *op_param_new(const struct op_desc *op);
 

@@ -28,25 +28,11 @@ static int add_n_check_param(void *param)
 	return MX_OK;
 }
 
-/* Input names must outlive the call, so they are spelled out once here. */
-#define ARG_NAMES_10(d) "arg" #d "0", "arg" #d "1", "arg" #d "2", "arg" #d "3", \
-	"arg" #d "4", "arg" #d "5", "arg" #d "6", "arg" #d "7", "arg" #d "8", "arg" #d "9"
-static const char *const arg_names[] = {
-	"arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9",
-	ARG_NAMES_10(1), ARG_NAMES_10(2), ARG_NAMES_10(3), ARG_NAMES_10(4), ARG_NAMES_10(5),
-	ARG_NAMES_10(6), ARG_NAMES_10(7), ARG_NAMES_10(8), ARG_NAMES_10(9), ARG_NAMES_10(10),
-	ARG_NAMES_10(11), ARG_NAMES_10(12),
-};
-#undef ARG_NAMES_10
-_Static_assert(sizeof arg_names / sizeof arg_names[0] >= ADD_N_MAX_ARGS, "a name per input");
+_Static_assert(ADD_N_MAX_ARGS <= OP_MAX_VARIADIC, "op_variadic_inputs names every input");
 
 static int add_n_list_inputs(const void *param, const char **names, int max)
 {
-	const struct add_n_param *p = param;
-	int n = p->num_args < max ? p->num_args : max;
-	for (int i = 0; i < n; i++)
-		names[i] = arg_names[i];
-	return n;
+	return op_variadic_inputs(((const struct add_n_param *)param)->num_args, names, max);
 }
 
 /* Unknown input shapes (gradients not yet inferred) take the first known one. */

@@ -73,3 +73,26 @@ void *op_param_new(const struct op_desc *op)
 		param_defaults(op->params, p);
 	return p;
 }
+
+/* Input names must outlive the call, so they are spelled out once here. */
+#define ARG_NAMES_10(d) "arg" #d "0", "arg" #d "1", "arg" #d "2", "arg" #d "3", \
+	"arg" #d "4", "arg" #d "5", "arg" #d "6", "arg" #d "7", "arg" #d "8", "arg" #d "9"
+static const char *const variadic_names[] = {
+	"arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9",
+	ARG_NAMES_10(1), ARG_NAMES_10(2), ARG_NAMES_10(3), ARG_NAMES_10(4), ARG_NAMES_10(5),
+	ARG_NAMES_10(6), ARG_NAMES_10(7), ARG_NAMES_10(8), ARG_NAMES_10(9), ARG_NAMES_10(10),
+	ARG_NAMES_10(11), ARG_NAMES_10(12),
+};
+#undef ARG_NAMES_10
+_Static_assert(sizeof variadic_names / sizeof variadic_names[0] >= OP_MAX_VARIADIC, "a name per input");
+
+int op_variadic_inputs(int n, const char **names, int max)
+{
+	if (n > max)
+		n = max;
+	if (n > OP_MAX_VARIADIC)
+		n = OP_MAX_VARIADIC;
+	for (int i = 0; i < n; i++)
+		names[i] = variadic_names[i];
+	return n;
+}
