@@ -241,6 +241,6 @@ const struct op_desc op_batch_norm = {
 	.backward = {[MX_DEV_CPU] = bn_backward_cpu},
 	.bw_in = 1u << 0 | 1u << 1,  /* data, gamma */
 	.bw_out = 1u << 1 | 1u << 2, /* the saved mean and inverse standard deviation */
-	.flags = OP_BW_INPLACE,
+	.flags = OP_INPLACE | OP_BW_INPLACE, /* in place only where backward does not read the data: inference */
 	.flops = bn_flops,
 };
