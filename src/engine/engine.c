@@ -187,3 +187,5 @@ struct engine *engine_naive_create(void)
 	e->base.kind = ENGINE_NAIVE;
 	return &e->base;
 }
+
+int engine_num_workers(const struct engine *e) { return e->n_workers > 1 ? e->n_workers : 1; }

@@ -74,5 +74,7 @@ int engine_wait_var(struct engine *e, struct engine_var *v);
 int engine_wait_to_write(struct engine *e, struct engine_var *v);
 /* Waits for every pushed task; same error rule. */
 int engine_wait_all(struct engine *e);
+/* How many tasks may run at once (1 for the naive engine). */
+int engine_num_workers(const struct engine *e);
 
 #endif

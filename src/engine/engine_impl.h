@@ -27,6 +27,7 @@ struct engine_ops {
 struct engine {
 	const struct engine_ops *ops;
 	enum engine_kind kind;
+	int n_workers;   /* threads that run tasks; 0 or 1: one at a time */
 };
 
 struct engine_access;

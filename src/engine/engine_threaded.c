@@ -511,6 +511,7 @@ struct engine *engine_threaded_create(int num_threads)
 	}
 	e->base.ops = &threaded_ops;
 	e->base.kind = ENGINE_THREADED;
+	e->base.n_workers = num_threads;
 	pthread_mutex_init(&e->push_lock, NULL);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->work, NULL);

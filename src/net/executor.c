@@ -367,7 +367,9 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 			need = node->op->workspace(f->param, in, f->n_inputs);
 			ws = need > ws ? need : ws;
 		}
-		if (ws) {
+		/* A shared buffer would serialise every op that uses it; with several engine
+		 * workers ops take per-thread scratch instead (conv.c keeps one per thread). */
+		if (ws && engine_num_workers(eng) == 1) {
 			struct mx_shape s = shape_make(1, (int64_t)((ws + 3) / 4));
 			if (!(ex->workspace = tensor_new(&s, MX_F32, ctx)) || !(ex->workspace_var = engine_var_new(eng))) {
 				rc = MX_ERR_NOMEM;
