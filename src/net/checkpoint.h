@@ -5,8 +5,9 @@
  *   prefix-symbol.json  the forward graph (MXNet symbol JSON)
  *   prefix-NNNN.params  learnable ("arg:") and auxiliary ("aux:") arrays (MXNet NDArray list)
  *   prefix-NNNN.states  our training state, also an NDArray list: "meta:epoch",
- *                       "meta:num_update", "meta:rng" (int64) and one "state:<name>" per
- *                       optimizer buffer (momentum)
+ *                       "meta:num_update", "meta:rng" (int64) and the optimizer's buffers
+ *                       per learnable array: "state:<name>", "state1:<name>", ... in
+ *                       MXNet's create_state order (SGD momentum; Adam mean, variance)
  * The .states file is written last: a checkpoint is complete when it exists. */
 #ifndef MX_CHECKPOINT_H
 #define MX_CHECKPOINT_H

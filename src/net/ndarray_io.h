@@ -15,7 +15,8 @@ struct ndarray_list {
  * MX_ERR_IO / MX_ERR_FORMAT with a message naming the file and the byte offset
  * ("m-0003.params: truncated at byte 1234: array 2 (arg:fc1_weight) needs 802816 bytes"). */
 int ndarray_list_load(const char *path, struct ndarray_list **out);
-/* Writes the list to path atomically (path.tmp, fsync, rename). Returns MX_OK or MX_ERR_IO. */
+/* Writes the list to path atomically (path.tmp, fsync, rename). Returns MX_OK, MX_ERR_IO,
+ * or MX_ERR_INVALID for an array it cannot write (no shape, not on the CPU). */
 int ndarray_list_save(const char *path, const struct ndarray_list *l);
 /* Returns a new empty list (NULL on out of memory). */
 struct ndarray_list *ndarray_list_new(void);

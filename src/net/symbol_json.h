@@ -1,5 +1,5 @@
-/* symbol_json.h: MXNet's symbol JSON (prefix-symbol.json), formats.md section 6, read
- * and written with jansson. */
+/* symbol_json.h: MXNet's symbol JSON (prefix-symbol.json), formats.md section 6: read
+ * with jansson, written by our own printer in MXNet's exact layout (jansson cannot). */
 #ifndef MX_SYMBOL_JSON_H
 #define MX_SYMBOL_JSON_H
 
