@@ -17,8 +17,8 @@
 #include "executor.h"
 #include "initializer.h"
 #include "log.h"
-#include "optimizer.h"
 #include "trainer.h"
+#include "updater.h"
 
 #define TIMING_MAX_KV 128
 #define TIMING_MAX_IO 64
@@ -192,18 +192,6 @@ int timing_input_shapes(const struct conf_section *s, const char *section, struc
 	return MX_OK;
 }
 
-struct update_task {
-	struct optimizer *opt;
-	int index;
-	struct mx_tensor *weight, *grad;
-};
-
-static int run_update(void *arg)
-{
-	struct update_task *t = arg;
-	return optimizer_update(t->opt, t->index, t->weight, t->grad);
-}
-
 /* Everything one timing run holds; freed by bench_free. */
 struct bench {
 	struct solver_param solver;
@@ -212,11 +200,8 @@ struct bench {
 	struct graph *g;
 	struct engine *eng;
 	struct executor *ex;
-	struct optimizer *opt;
+	struct updater *upd;
 	struct mx_rng init_rng, op_rng, data_rng;
-	int n_args;
-	int *arg_nodes;
-	struct update_task *updates;
 	const char *label_name;
 	double *profile;     /* per node, seconds over the timed iterations */
 	double *phase[4];    /* per timed iteration: forward, backward, update, total seconds */
@@ -225,13 +210,11 @@ struct bench {
 static void bench_free(struct bench *b)
 {
 	executor_free(b->ex);
-	optimizer_free(b->opt);
+	updater_free(b->upd);
 	if (b->eng)
 		engine_free(b->eng);
 	threadpool_free(b->pool);
 	graph_free(b->g);
-	free(b->arg_nodes);
-	free(b->updates);
 	free(b->profile);
 	for (int i = 0; i < 4; i++)
 		free(b->phase[i]);
@@ -280,23 +263,6 @@ static int fill_inputs(struct bench *b)
 	return MX_OK;
 }
 
-static int setup_updates(struct bench *b)
-{
-	b->n_args = graph_list_vars(b->g, NODE_ARG, NULL, 0);
-	b->arg_nodes = calloc(b->n_args ? b->n_args : 1, sizeof *b->arg_nodes);
-	b->updates = calloc(b->n_args ? b->n_args : 1, sizeof *b->updates);
-	if (!b->arg_nodes || !b->updates)
-		return mx_error(MX_ERR_NOMEM, "out of memory");
-	graph_list_vars(b->g, NODE_ARG, b->arg_nodes, b->n_args);
-	if (!(b->opt = optimizer_create(&b->solver, b->n_args, (int)executor_var(b->ex, "data")->shape.dim[0], 1000)))
-		return MX_ERR_INVALID;
-	for (int i = 0; i < b->n_args; i++) {
-		const char *name = b->g->nodes[b->arg_nodes[i]].name;
-		b->updates[i] = (struct update_task){b->opt, i, executor_var(b->ex, name), executor_grad(b->ex, name)};
-	}
-	return MX_OK;
-}
-
 /* One iteration; adds its phases' seconds to t[0..4) when t is not NULL. */
 static int step(struct bench *b, int inference, double *t)
 {
@@ -309,13 +275,8 @@ static int step(struct bench *b, int inference, double *t)
 		if ((rc = executor_backward(b->ex)) || (rc = engine_wait_all(b->eng)))
 			return rc;
 		t2 = now_seconds();
-		for (int i = 0; i < b->n_args; i++) {
-			struct update_task *u = &b->updates[i];
-			if (u->grad && (rc = engine_push(b->eng, run_update, u, NULL, &u->grad->var, 1, &u->weight->var, 1, 0,
-							 b->g->nodes[b->arg_nodes[i]].name)))
-				return rc;
-		}
-		optimizer_step_done(b->opt);
+		if ((rc = updater_push(b->upd)))
+			return rc;
 		if ((rc = engine_wait_all(b->eng)))
 			return rc;
 		t3 = now_seconds();
@@ -534,7 +495,8 @@ int timing_run(const struct mx_conf *c, const struct timing_options *opt, FILE *
 	if ((rc = executor_bind(b.g, b.eng, MX_CPU, names, shapes, b.label_name ? 2 : 1, !opt->inference, NULL,
 				&b.op_rng, &b.ex)))
 		goto done;
-	if ((rc = fill_inputs(&b)) || (!opt->inference && (rc = setup_updates(&b))))
+	if ((rc = fill_inputs(&b)) || (!opt->inference && (rc = updater_create(&b.solver, b.g, b.ex, b.eng,
+							   (int)executor_var(b.ex, "data")->shape.dim[0], 1000, &b.upd))))
 		goto done;
 	b.profile = calloc(b.g->n_nodes, sizeof *b.profile);
 	for (int k = 0; k < 4; k++)

@@ -18,7 +18,7 @@
 #include "initializer.h"
 #include "log.h"
 #include "metric.h"
-#include "optimizer.h"
+#include "updater.h"
 
 #define TRAINER_MAX_KV 128
 
@@ -61,28 +61,6 @@ int trainer_open_iter(const struct conf_section *s, const char *section, struct 
 	return iter_create(kind, keys, values, origins, n, section, out);
 }
 
-struct update_task {
-	struct optimizer *opt;
-	int index;
-	struct mx_tensor *weight, *grad;
-};
-
-/* One parameter's update: reads its gradient and the optimizer's schedule (opt_var),
- * writes the weight (and its optimizer state, which only this task touches). */
-static int run_update(void *arg)
-{
-	struct update_task *t = arg;
-	return optimizer_update(t->opt, t->index, t->weight, t->grad);
-}
-
-/* Advances the schedule after a batch's updates: writes opt_var, so it runs after every
- * update of this batch and before any of the next. */
-static int run_step_done(void *arg)
-{
-	optimizer_step_done(arg);
-	return MX_OK;
-}
-
 /* Everything one run holds; freed by trainer_cleanup. */
 struct run {
 	struct solver_param solver;
@@ -91,15 +69,11 @@ struct run {
 	struct engine *eng;
 	struct data_iter *train_it, *eval_it;
 	struct executor *train_ex, *eval_ex;
-	struct optimizer *opt;
+	struct updater *upd;
 	struct mx_threadpool *pool;
 	struct metric *metric;
 	struct mx_rng init_rng, op_rng;
-	int n_args;
-	int *arg_nodes;
-	struct update_task *updates;
 	const char *label_name;
-	struct engine_var *opt_var;   /* the optimizer's update count and learning rate */
 	long kill_at_update;   /* MXTRAIN_DEBUG_KILL_AT_UPDATE, 0: off */
 	int quiet;             /* no Speed lines */
 	long updates_done;
@@ -112,16 +86,12 @@ static void run_free(struct run *r)
 	executor_free(r->train_ex);
 	iter_free(r->train_it);
 	iter_free(r->eval_it);
-	if (r->opt_var)
-		engine_var_free(r->eng, r->opt_var);
-	optimizer_free(r->opt);
+	updater_free(r->upd);
 	metric_free(r->metric);
 	if (r->eng)
 		engine_free(r->eng);
 	threadpool_free(r->pool);
 	graph_free(r->g);
-	free(r->arg_nodes);
-	free(r->updates);
 }
 
 static int bind(struct run *r, struct data_iter *it, int for_training, struct executor *shared,
@@ -199,17 +169,7 @@ static int train_epoch(struct run *r, int epoch)
 		if ((rc = feed(r, r->train_ex, &b)) || (rc = executor_forward(r->train_ex, 1)) ||
 		    (rc = executor_backward(r->train_ex)))
 			return rc;
-		for (int i = 0; i < r->n_args; i++) {
-			struct update_task *u = &r->updates[i];
-			if (!u->grad)
-				continue;
-			struct engine_var *reads[2] = {u->grad->var, r->opt_var};
-			rc = engine_push(r->eng, run_update, u, NULL, reads, 2, &u->weight->var, 1, 0,
-					 r->g->nodes[r->arg_nodes[i]].name);
-			if (rc)
-				return rc;
-		}
-		if ((rc = engine_push(r->eng, run_step_done, r->opt, NULL, NULL, 0, &r->opt_var, 1, 0, "lr schedule")))
+		if ((rc = updater_push(r->upd)))
 			return rc;
 		/* Test hook: die without any cleanup after this many updates, as a crash or
 		 * `kill -9` would (tests/resume.sh). */
@@ -294,9 +254,8 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 		r.label_name = r.g->nodes[labels[0]].name;
 	if ((rc = graph_build_backward(r.g)))
 		goto done;
-	if (!(r.eng = engine_create_from_env(r.solver.engine, r.solver.engine_threads)) ||
-	    !(r.opt_var = engine_var_new(r.eng))) {
-		rc = r.eng ? MX_ERR_NOMEM : MX_ERR_INVALID;
+	if (!(r.eng = engine_create_from_env(r.solver.engine, r.solver.engine_threads))) {
+		rc = MX_ERR_INVALID;
 		goto done;
 	}
 	if ((rc = trainer_open_iter(&c->train, "data.train", &r.train_it)))
@@ -311,50 +270,13 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 	if (r.eval_ex)
 		executor_set_threadpool(r.eval_ex, r.pool);
 
-	r.n_args = graph_list_vars(r.g, NODE_ARG, NULL, 0);
-	r.arg_nodes = calloc(r.n_args ? r.n_args : 1, sizeof *r.arg_nodes);
-	r.updates = calloc(r.n_args ? r.n_args : 1, sizeof *r.updates);
-	if (!r.arg_nodes || !r.updates) {
-		rc = mx_error(MX_ERR_NOMEM, "out of memory");
-		goto done;
-	}
-	graph_list_vars(r.g, NODE_ARG, r.arg_nodes, r.n_args);
 	batches_per_epoch = (iter_num_examples(r.train_it) + iter_batch_size(r.train_it) - 1) / iter_batch_size(r.train_it);
-	if (!(r.opt = optimizer_create(&r.solver, r.n_args, iter_batch_size(r.train_it), batches_per_epoch)) ||
-	    !(r.metric = metric_create(r.solver.eval_metric, r.solver.top_k))) {
+	if ((rc = updater_create(&r.solver, r.g, r.train_ex, r.eng, iter_batch_size(r.train_it), batches_per_epoch,
+				 &r.upd)))
+		goto done;
+	if (!(r.metric = metric_create(r.solver.eval_metric, r.solver.top_k))) {
 		rc = MX_ERR_INVALID;
 		goto done;
-	}
-	for (int i = 0; i < r.n_args; i++) {
-		const struct graph_node *var = &r.g->nodes[r.arg_nodes[i]];
-		const char *name = var->name;
-		size_t len = strlen(name);
-		/* As MXNet's optimizers: the variable's __lr_mult__ (default 1) and __wd_mult__,
-		 * whose default is no weight decay on anything but weights and BN gammas. */
-		float mult[2] = {1.0f, (len > 7 && !strcmp(name + len - 7, "_weight")) ||
-				       (len > 6 && !strcmp(name + len - 6, "_gamma")) ? 1.0f : 0.0f};
-		r.updates[i] = (struct update_task){r.opt, i, executor_var(r.train_ex, name), executor_grad(r.train_ex, name)};
-		for (int a = 0; a < var->n_attrs; a++) {
-			const char *key = var->attrs[a].key, *value = var->attrs[a].value;
-			int m = !strcmp(key, "__lr_mult__") ? 0 : !strcmp(key, "__wd_mult__") ? 1 : -1;
-			char *end;
-			if (m < 0)
-				continue;
-			mult[m] = strtof(value, &end);
-			if (end == value || *end || !(mult[m] >= 0 && mult[m] < 1e30f)) {
-				/* the place: the conf line of the layer that made the variable */
-				const char *where = var->origin;
-				for (int j = 0; !where && j < r.g->n_forward; j++)
-					for (int k = 0; k < r.g->nodes[j].n_inputs; k++)
-						if (r.g->nodes[j].inputs[k].node == r.arg_nodes[i])
-							where = r.g->nodes[j].origin;
-				rc = mx_error(MX_ERR_INVALID, "%s%svariable %s: %s (%s) = \"%s\" is not a number >= 0",
-					      where ? where : "", where ? ": " : "", name, m ? "wd_mult" : "lr_mult", key,
-					      value);
-				goto done;
-			}
-		}
-		optimizer_set_mult(r.opt, i, mult[0], mult[1]);
 	}
 	if ((rc = init_params(&r)))
 		goto done;
@@ -366,7 +288,7 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 			if ((rc = checkpoint_load_params(path, r.g, r.train_ex)))
 				goto done;
 			checkpoint_path(path, sizeof path, r.model.dir, r.model.prefix, latest, "states");
-			if ((rc = checkpoint_load_states(path, r.g, r.opt, &r.op_rng, &begin)))
+			if ((rc = checkpoint_load_states(path, r.g, updater_optimizer(r.upd), &r.op_rng, &begin)))
 				goto done;
 			mx_info("resuming from %s/%s-%04d (epoch %d done)", r.model.dir, r.model.prefix, latest, begin);
 		} else {
@@ -376,7 +298,7 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 	}
 	if (r.solver.num_epoch == 0 && !begin) {
 		/* MXNet's convention: epoch 0 is the initialized model. */
-		if ((rc = checkpoint_save(r.model.dir, r.model.prefix, 0, r.g, r.train_ex, r.opt, &r.op_rng)))
+		if ((rc = checkpoint_save(r.model.dir, r.model.prefix, 0, r.g, r.train_ex, updater_optimizer(r.upd), &r.op_rng)))
 			goto done;
 		mx_info("Saved the initialized model to \"%s/%s-0000.params\"", r.model.dir, r.model.prefix);
 	}
@@ -386,7 +308,7 @@ int trainer_run(const struct mx_conf *c, const struct trainer_options *opt)
 		if (r.eval_ex && (rc = evaluate(&r, epoch)))
 			goto done;
 		if ((r.model.save_period > 0 && (epoch + 1) % r.model.save_period == 0) || epoch + 1 == r.solver.num_epoch) {
-			if ((rc = checkpoint_save(r.model.dir, r.model.prefix, epoch + 1, r.g, r.train_ex, r.opt, &r.op_rng)))
+			if ((rc = checkpoint_save(r.model.dir, r.model.prefix, epoch + 1, r.g, r.train_ex, updater_optimizer(r.upd), &r.op_rng)))
 				goto done;
 			mx_info("Saved checkpoint to \"%s/%s-%04d.params\"", r.model.dir, r.model.prefix, epoch + 1);
 		}
