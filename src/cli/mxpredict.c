@@ -1,7 +1,6 @@
 /* mxpredict.c: batch inference from a checkpoint (ours or MXNet 1.x's) over an idx image
  * file, writing index, top-k classes and probabilities as CSV. */
 #include <cblas.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,33 +33,15 @@ static void usage(FILE *f)
 		"With --label, prints accuracy=<top-1 accuracy>. See mxpredict(1).\n");
 }
 
-/* The newest epoch N with PREFIX-NNNN.params, or -1. */
+/* The newest epoch N with PREFIX-NNNN.params, or -1; PREFIX may hold a directory. */
 static int newest_params(const char *model)
 {
-	char dir[1024], base[512];
+	char dir[1024];
 	const char *slash = strrchr(model, '/');
-	DIR *d;
-	struct dirent *de;
-	int best = -1;
-	if (slash) {
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - model), model);
-		snprintf(base, sizeof base, "%s", slash + 1);
-	} else {
-		snprintf(dir, sizeof dir, ".");
-		snprintf(base, sizeof base, "%s", model);
-	}
-	if (!(d = opendir(dir[0] ? dir : "/")))
-		return -1;
-	while ((de = readdir(d))) {
-		size_t n = strlen(base);
-		int e;
-		char tail[16];
-		if (!strncmp(de->d_name, base, n) && de->d_name[n] == '-' &&
-		    sscanf(de->d_name + n + 1, "%d.%15s", &e, tail) == 2 && !strcmp(tail, "params") && e > best)
-			best = e;
-	}
-	closedir(d);
-	return best;
+	if (!slash)
+		return checkpoint_newest(".", model, "params", NULL);
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - model), model);
+	return checkpoint_newest(dir[0] ? dir : "/", slash + 1, "params", NULL);
 }
 
 static int predict(const struct predict_options *o)

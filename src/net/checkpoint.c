@@ -228,14 +228,14 @@ done:
 	return rc;
 }
 
-int checkpoint_latest(const char *dir, const char *prefix)
+int checkpoint_newest(const char *dir, const char *prefix, const char *ext, const char *also)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	size_t plen = strlen(prefix);
-	int best = 0;
+	int best = -1;
 	if (!d)
-		return 0;
+		return -1;
 	while ((de = readdir(d))) {
 		char path[1200];
 		struct stat st;
@@ -243,12 +243,18 @@ int checkpoint_latest(const char *dir, const char *prefix)
 		char tail[16];
 		if (strncmp(de->d_name, prefix, plen) || de->d_name[plen] != '-')
 			continue;
-		if (sscanf(de->d_name + plen + 1, "%d.%15s", &epoch, tail) != 2 || strcmp(tail, "states"))
+		if (sscanf(de->d_name + plen + 1, "%d.%15s", &epoch, tail) != 2 || strcmp(tail, ext) || epoch <= best)
 			continue;
-		checkpoint_path(path, sizeof path, dir, prefix, epoch, "params");
-		if (epoch > best && !stat(path, &st))
+		checkpoint_path(path, sizeof path, dir, prefix, epoch, also ? also : ext);
+		if (!stat(path, &st))
 			best = epoch;
 	}
 	closedir(d);
 	return best;
+}
+
+int checkpoint_latest(const char *dir, const char *prefix)
+{
+	int e = checkpoint_newest(dir, prefix, "states", "params");
+	return e > 0 ? e : 0;
 }

@@ -34,6 +34,8 @@ int checkpoint_load_params(const char *path, const struct graph *g, struct execu
 /* Restores optimizer state, rng and the epoch/update counts from a .states file. */
 int checkpoint_load_states(const char *path, const struct graph *g, struct optimizer *opt,
 			   struct mx_rng *rng, int *epoch);
+/* The newest epoch N with dir/prefix-NNNN.<ext> (and .<also>, when not NULL), or -1. */
+int checkpoint_newest(const char *dir, const char *prefix, const char *ext, const char *also);
 /* The newest epoch with a complete checkpoint (.params and .states), or 0 if none. */
 int checkpoint_latest(const char *dir, const char *prefix);
 
