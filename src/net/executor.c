@@ -101,6 +101,34 @@ static void infer_backward_shapes(const struct graph *g, struct mx_shape *shapes
 	}
 }
 
+/* Every entry's shape (sh[], g->n_entries slots, zeroed) from the named inputs' shapes;
+ * learnable and auxiliary shapes come from shared when it lends them. */
+static int bind_shapes(const struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
+		       const struct executor *shared, int for_training, struct mx_shape *sh)
+{
+	int rc;
+	for (int i = 0; i < n; i++) {
+		int e = find_var_entry(g, names[i]);
+		if (e < 0)
+			return mx_error(MX_ERR_INVALID, "the network has no input called \"%s\"", names[i]);
+		sh[e] = shapes[i];
+	}
+	for (int i = 0; shared && i < g->n_forward; i++) {
+		const struct graph_node *node = &g->nodes[i];
+		int se;
+		if (node->kind != NODE_ARG && node->kind != NODE_AUX)
+			continue;
+		se = find_var_entry(shared->g, node->name);
+		if (se >= 0 && shared->entry[se])
+			sh[node->entry_base] = shared->shapes[se];
+	}
+	if ((rc = graph_infer_shapes(g, sh)))
+		return rc;
+	if (for_training)
+		infer_backward_shapes(g, sh);
+	return MX_OK;
+}
+
 /* Marks the entries the plan places (needed: written; external: bound outside the plan:
  * variables, heads the caller reads, gradients the optimizer reads). A backward output
  * nobody reads is not needed: that gradient is not computed at all. */
@@ -149,18 +177,8 @@ int executor_plan_sizes(struct graph *g, const char *const *names, const struct 
 		rc = mx_error(MX_ERR_INTERNAL, "executor_plan_sizes: graph has no backward part");
 		goto done;
 	}
-	for (int i = 0; i < n; i++) {
-		int e = find_var_entry(g, names[i]);
-		if (e < 0) {
-			rc = mx_error(MX_ERR_INVALID, "the network has no input called \"%s\"", names[i]);
-			goto done;
-		}
-		sh[e] = shapes[i];
-	}
-	if ((rc = graph_infer_shapes(g, sh)))
+	if ((rc = bind_shapes(g, names, shapes, n, NULL, for_training, sh)))
 		goto done;
-	if (for_training)
-		infer_backward_shapes(g, sh);
 	if ((rc = mark_entries(g, n_nodes, for_training, needed, external)))
 		goto done;
 	for (unsigned flags = 0; flags < 4; flags++) {
@@ -248,30 +266,8 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 		rc = mx_error(MX_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; i < n; i++) {
-		int e = find_var_entry(g, names[i]);
-		if (e < 0) {
-			rc = mx_error(MX_ERR_INVALID, "the network has no input called \"%s\"", names[i]);
-			goto fail;
-		}
-		ex->shapes[e] = shapes[i];
-	}
-	if (shared) {
-		/* Learnable and auxiliary shapes come from the executor that lends them. */
-		for (int i = 0; i < g->n_forward; i++) {
-			const struct graph_node *node = &g->nodes[i];
-			int se;
-			if (node->kind != NODE_ARG && node->kind != NODE_AUX)
-				continue;
-			se = find_var_entry(shared->g, node->name);
-			if (se >= 0 && shared->entry[se])
-				ex->shapes[node->entry_base] = shared->shapes[se];
-		}
-	}
-	if ((rc = graph_infer_shapes(g, ex->shapes)))
+	if ((rc = bind_shapes(g, names, shapes, n, shared, for_training, ex->shapes)))
 		goto fail;
-	if (for_training)
-		infer_backward_shapes(g, ex->shapes);
 
 	if ((rc = mark_entries(g, ex->n_nodes, for_training, needed, external)))
 		goto fail;
