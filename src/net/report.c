@@ -4,17 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/iter.h"
 #include "error.h"
 #include "executor.h"
 #include "graph.h"
+#include "timing.h"
 #include "trainer.h"
 
 /* The graph and its input shapes at the train section's batch size. */
 static int load_net(const struct mx_conf *c, int backward, struct graph **g, struct mx_shape *data,
 		    struct mx_shape *label, const char **label_name)
 {
-	struct data_iter *it = NULL;
 	int rc, labels[4];
 	*g = NULL;
 	if ((rc = conf_build_graph(c, g)))
@@ -23,11 +22,9 @@ static int load_net(const struct mx_conf *c, int backward, struct graph **g, str
 		return rc;
 	if (!c->train.present)
 		return mx_error(MX_ERR_INVALID, "%s: no data.train section", c->path);
-	if ((rc = trainer_open_iter(&c->train, "data.train", &it)))
+	/* Shapes from the keys or a file header, not by loading the data (shared with --time). */
+	if ((rc = timing_input_shapes(&c->train, "data.train", data, label)))
 		return rc;
-	*data = iter_data_shape(it);
-	*label = iter_label_shape(it);
-	iter_free(it);
 	*label_name = graph_list_vars(*g, NODE_LABEL, labels, 4) > 0 ? (*g)->nodes[labels[0]].name : NULL;
 	return MX_OK;
 }
