@@ -27,10 +27,10 @@ DATA=/usr/share/datasets/fashion-mnist
 
 # Debian packages: what the build, the tests and the demo need; the peers only for `test`.
 BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config libconfig-dev
-	libopenblas-dev check libsubunit-dev zlib1g-dev libjansson-dev libjpeg62-turbo-dev
+	libopenblas-dev check libsubunit-dev zlib1g-dev libjansson-dev libjpeg62-turbo-dev libpng-dev
 	dataset-fashion-mnist)
-PEER_PACKAGES=(python3-torch python3-venv python3-numpy)
-MXNET_PIP=(mxnet==1.9.1 "numpy<1.24")
+PEER_PACKAGES=(python3-torch python3-venv python3-numpy python3-pil)
+MXNET_PIP=(mxnet==1.9.1 "numpy<1.24" opencv-python-headless==4.11.0.86)
 
 # ---------------------------------------------------------------------------------------------
 # The demo's two commands, in this one place: adjust them here when the CLI changes.
@@ -87,12 +87,14 @@ install_packages() {
 		"${missing[@]}" </dev/null
 }
 
-# The MXNet 1.9.1 peer lives in its own virtualenv (it needs numpy < 1.24, Debian has 1.24).
+# The MXNet 1.9.1 peer lives in its own virtualenv (it needs numpy < 1.24, Debian has 1.24),
+# with OpenCV pinned to a wheel that accepts that numpy.
 # A failed pip install is a warning: the peer tests then report SKIP, they never pass silently.
 MXNET_OK=0
 setup_mxnet_venv() {
 	local py=$VENV/bin/python version
-	if [ -x "$py" ] && version=$("$py" -c 'import mxnet; print(mxnet.__version__)' 2>/dev/null); then
+	# cv2 is there for MXNet's own tools/im2rec.py, the peer of our im2rec.
+	if [ -x "$py" ] && version=$("$py" -c 'import mxnet, cv2; print(mxnet.__version__)' 2>/dev/null); then
 		note "MXNet peer: mxnet $version in .venv-mxnet"
 		MXNET_OK=1
 		return
