@@ -3,7 +3,7 @@
 # (src/net/op_*.c, src/net/solver_params.c, src/data/iter*.c) has an entry in
 # mxtrain.conf(5), in the section of its layer type, iterator kind or table, with the
 # table's type and default, and no entry there names a key the table lacks; every layer
-# type, alias, input and enum choice is named there; every option of mxtrain and mxpredict
+# type, alias, input and enum choice is named there; every option of mxtrain, mxpredict and im2rec
 # is in its page; confs/fmnist-mlp.conf is in the EXAMPLES line for line; and groff reads
 # each page without a warning.
 # MANDIR=dir checks the pages in dir instead of man/ (to try an edited copy).
@@ -11,7 +11,7 @@
 : "${MANDIR:=$top_srcdir/man}"
 CONF_PAGE=$MANDIR/mxtrain.conf.5
 
-for page in mxtrain.1 mxpredict.1 mxtrain.conf.5; do
+for page in mxtrain.1 mxpredict.1 im2rec.1 mxtrain.conf.5; do
 	if [ ! -f "$MANDIR/$page" ]; then
 		fail "$MANDIR/$page does not exist"
 		finish
@@ -303,9 +303,9 @@ while read -r _ file kind name params aliases inputs; do
 done < <(grep '^DESC ' "$WORK/records")
 
 # Every option the programs accept is in their pages.
-for prog in mxtrain mxpredict; do
+for prog in mxtrain mxpredict im2rec; do
 	plain "$MANDIR/$prog.1" > "$WORK/$prog.1"
-	for opt in $(grep -oE 'strcmp\(a, "-[-a-z]+"\)' "src/cli/$prog.c" | sed -E 's/.*"(-[-a-z]+)".*/\1/' | sort -u); do
+	for opt in $(grep -oE 'strcmp\(a, "-[-a-z]+"\)|\{"-[-a-z]+", ARG_' "src/cli/$prog.c" | sed -E 's/.*"(-[-a-z]+)".*/\1/' | sort -u); do
 		if grep -qE -- "(^|[^-A-Za-z0-9])$opt([^-A-Za-z0-9]|$)" "$WORK/$prog.1"; then
 			pass "$prog(1) names $opt"
 		else
@@ -326,7 +326,7 @@ fi
 
 # groff reads each page without a warning.
 if command -v groff > /dev/null; then
-	for page in mxtrain.1 mxpredict.1 mxtrain.conf.5; do
+	for page in mxtrain.1 mxpredict.1 im2rec.1 mxtrain.conf.5; do
 		warnings=$(groff -man -Tutf8 -ww -z "$MANDIR/$page" 2>&1)
 		if [ -z "$warnings" ]; then
 			pass "groff -ww reads $page without a warning"
