@@ -1,6 +1,7 @@
 /* check_data.c: the iterator layer: key handling, the mnist idx reader (raw and gzip),
- * batching, padding, shuffling, sharding, the prefetch thread and every error path.
- * Fixtures are tiny idx files written into a temporary directory at run time. */
+ * the csv reader, the synthetic iterator, batching, padding, shuffling, sharding, the
+ * prefetch thread and every error path. Fixtures are tiny idx and csv files written into
+ * a temporary directory at run time. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -591,8 +592,10 @@ START_TEST(an_unknown_iter_kind_suggests_the_nearest)
 	ck_assert_str_eq(mx_error_message(), "data.train: unknown iter \"mnst\" (did you mean \"mnist\"?)");
 	ck_assert_int_eq(iter_create("mnst", keys, values, origins, 2, "data.train", &it), MX_ERR_INVALID);
 	ck_assert_str_eq(mx_error_message(), "net.conf:2: data.train: unknown iter \"mnst\" (did you mean \"mnist\"?)");
-	ck_assert_int_eq(iter_create("imagerecord", keys, values, NULL, 0, "data.val", &it), MX_ERR_INVALID);
-	ck_assert_str_eq(mx_error_message(), "data.val: unknown iter \"imagerecord\"");
+	ck_assert_int_eq(iter_create("libsvm", keys, values, NULL, 0, "data.val", &it), MX_ERR_INVALID);
+	ck_assert_str_eq(mx_error_message(), "data.val: unknown iter \"libsvm\"");
+	ck_assert_int_eq(iter_create("cvs", keys, values, NULL, 0, "data.val", &it), MX_ERR_INVALID);
+	ck_assert_str_eq(mx_error_message(), "data.val: unknown iter \"cvs\" (did you mean \"csv\"?)");
 	ck_assert_ptr_null(it);
 	ck_assert_ptr_eq(iter_kinds()[0], &iter_mnist);
 }
@@ -920,11 +923,368 @@ START_TEST(synthetic_needs_a_data_shape_and_checks_its_keys)
 }
 END_TEST
 
+/* ---- the csv iterator ---- */
+
+static void write_text(const char *path, const char *text, int gz)
+{
+	write_bytes(path, (const unsigned char *)text, strlen(text), gz);
+}
+
+/* Value k of row i in the generated csv files: distinct, with a fraction and a sign. */
+static float csv_value(long i, long k) { return (float)(i * 10 + k) * (i % 2 ? -0.25f : 0.5f); }
+
+/* Writes n rows of `width` values (csv_value) and, when label_path is not NULL, n labels
+ * (i + 100). */
+static void write_csv(const char *path, const char *label_path, long n, long width, int gz)
+{
+	size_t cap = (size_t)n * width * 16 + 16, len = 0;
+	char *text = malloc(cap);
+	for (long i = 0; i < n; i++)
+		for (long k = 0; k < width; k++)
+			len += snprintf(text + len, cap - len, "%g%s", csv_value(i, k), k + 1 < width ? "," : "\n");
+	write_text(path, text, gz);
+	if (label_path) {
+		len = 0;
+		for (long i = 0; i < n; i++)
+			len += snprintf(text + len, cap - len, "%ld\n", i + 100);
+		write_text(label_path, text, gz);
+	}
+	free(text);
+}
+
+/* Creates a csv iterator on tmp_path(data) (and label, when not NULL) with data_shape and
+ * batch_size, plus more NULL-terminated key, value pairs. */
+static int make_csv(struct data_iter **it, const char *data, const char *label, const char *shape,
+		    const char *batch, ...)
+{
+	const char *keys[32], *values[32];
+	char data_path[512], label_path[512];
+	int n = 0;
+	va_list ap;
+	snprintf(data_path, sizeof data_path, "%s", tmp_path(data));
+	keys[n] = "data_csv", values[n++] = data_path;
+	if (label) {
+		snprintf(label_path, sizeof label_path, "%s", tmp_path(label));
+		keys[n] = "label_csv", values[n++] = label_path;
+	}
+	keys[n] = "data_shape", values[n++] = shape;
+	keys[n] = "batch_size", values[n++] = batch;
+	va_start(ap, batch);
+	while ((keys[n] = va_arg(ap, const char *))) {
+		values[n] = va_arg(ap, const char *);
+		n++;
+	}
+	va_end(ap);
+	*it = (struct data_iter *)1;
+	return iter_create("csv", keys, values, NULL, n, "data.train", it);
+}
+
+START_TEST(csv_rows_become_examples_of_data_shape_with_their_labels)
+{
+	struct data_iter *it;
+	struct data_batch b;
+	struct mx_shape ds, ls, want = shape_make(3, 2L, 2L, 3L);
+	write_csv(tmp_path("d.csv"), tmp_path("l.csv"), 5, 6, 0);
+	ck_ok(make_csv(&it, "d.csv", "l.csv", "(2, 3)", "2", NULL));
+	ds = iter_data_shape(it);
+	ls = iter_label_shape(it);
+	ck_assert(shape_equal(&ds, &want));
+	want = shape_make(1, 2L);   /* label_shape (1,): one label per example */
+	ck_assert(shape_equal(&ls, &want));
+	ck_assert_int_eq(iter_num_examples(it), 5);
+	ck_ok(iter_reset(it, 0));
+	for (int batch = 0; batch < 3; batch++) {
+		float want_x[12], want_y[2];
+		ck_assert_int_eq(iter_next(it, &b), MX_OK);
+		for (int r = 0; r < 2; r++) {
+			long i = (batch * 2 + r) % 5;   /* the last batch wraps to row 0 */
+			want_y[r] = i + 100;
+			for (int k = 0; k < 6; k++)
+				want_x[r * 6 + k] = csv_value(i, k);
+		}
+		ck_assert_int_eq(b.pad, batch == 2 ? 1 : 0);
+		check_close("data", tensor_f32(b.data), want_x, 12, 0, 0);
+		check_close("label", tensor_f32(b.label), want_y, 2, 0, 0);
+	}
+	ck_assert_int_eq(iter_next(it, &b), MX_END);
+	/* the next epoch starts again at row 0 (MXNet's round_batch would start at row 1) */
+	ck_ok(iter_reset(it, 1));
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	ck_assert_float_eq(tensor_f32(b.label)[0], 100.0f);
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(csv_values_parse_with_strtof_around_blanks_and_crlf)
+{
+	struct data_iter *it;
+	struct data_batch b;
+	const float want[8] = {1.5f, -2.0f, 3e-3f, 1e5f, 0.1f, -0.0f, 7.0f, 255.0f};
+	write_text(tmp_path("d.csv"), " 1.5 ,-2,3e-3,\t1E5\r\n.1,-0.0 , +7,0xff\r\n", 0);
+	ck_ok(make_csv(&it, "d.csv", NULL, "(4)", "2", NULL));
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	check_close("values", tensor_f32(b.data), want, 8, 0, 0);
+	ck_assert_int_eq(b.pad, 0);
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(csv_without_a_label_file_every_label_is_zero)
+{
+	struct data_iter *it, *null_it;
+	struct data_batch b;
+	const float zeros[3] = {0, 0, 0};
+	write_csv(tmp_path("d.csv"), NULL, 3, 2, 0);
+	ck_ok(make_csv(&it, "d.csv", NULL, "(2,)", "3", NULL));
+	ck_ok(make_csv(&null_it, "d.csv", NULL, "(2,)", "3", "label_csv", "NULL", NULL));  /* MXNet's default */
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	check_close("labels", tensor_f32(b.label), zeros, 3, 0, 0);
+	ck_assert_float_eq(tensor_f32(b.data)[5], csv_value(2, 1));
+	ck_assert_int_eq(iter_next(null_it, &b), MX_OK);
+	check_close("labels of label_csv = NULL", tensor_f32(b.label), zeros, 3, 0, 0);
+	iter_free(it);
+	iter_free(null_it);
+}
+END_TEST
+
+START_TEST(csv_label_shape_gives_several_labels_per_example)
+{
+	struct data_iter *it;
+	struct data_batch b;
+	struct mx_shape ls, want = shape_make(2, 2L, 3L);
+	const float want_y[6] = {1, 2, 3, 4, 5, 6};
+	write_csv(tmp_path("d.csv"), NULL, 2, 4, 0);
+	write_text(tmp_path("l.csv"), "1,2,3\n4,5,6\n", 0);
+	ck_ok(make_csv(&it, "d.csv", "l.csv", "(4)", "2", "label_shape", "(3,)", NULL));
+	ls = iter_label_shape(it);
+	ck_assert(shape_equal(&ls, &want));
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	check_close("labels", tensor_f32(b.label), want_y, 6, 0, 0);
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(csv_without_round_batch_the_filler_rows_are_zeros)
+{
+	struct data_iter *it;
+	struct data_batch b;
+	const float want_x[8] = {csv_value(4, 0), csv_value(4, 1), 0, 0, 0, 0, 0, 0};
+	const float want_y[4] = {104, 0, 0, 0};
+	write_csv(tmp_path("d.csv"), tmp_path("l.csv"), 5, 2, 0);
+	ck_ok(make_csv(&it, "d.csv", "l.csv", "(2)", "4", "round_batch", "False", NULL));
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	ck_assert_int_eq(b.pad, 0);
+	ck_assert_int_eq(iter_next(it, &b), MX_OK);
+	ck_assert_int_eq(b.pad, 3);
+	check_close("data", tensor_f32(b.data), want_x, 8, 0, 0);
+	check_close("labels", tensor_f32(b.label), want_y, 4, 0, 0);
+	ck_assert_int_eq(iter_next(it, &b), MX_END);
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(csv_trailing_blank_lines_and_a_missing_last_newline_are_fine)
+{
+	struct data_iter *it;
+	write_text(tmp_path("a.csv"), "1,2\n3,4\n\n  \r\n\n", 0);
+	write_text(tmp_path("b.csv"), "1,2\n3,4", 0);
+	write_text(tmp_path("l.csv"), "0\n1", 0);
+	ck_ok(make_csv(&it, "a.csv", "l.csv", "(2)", "1", NULL));
+	ck_assert_int_eq(iter_num_examples(it), 2);
+	iter_free(it);
+	ck_ok(make_csv(&it, "b.csv", "l.csv", "(2)", "1", NULL));
+	ck_assert_int_eq(iter_num_examples(it), 2);
+	iter_free(it);
+}
+END_TEST
+
+START_TEST(csv_gzip_files_and_lines_longer_than_a_read_chunk_read_right)
+{
+	enum { N = 3, WIDTH = 20000 };   /* ~120 KB a line: lines span the 64 KB chunks */
+	static float first[N * WIDTH];
+	struct data_iter *raw, *gz;
+	struct data_batch a, b;
+	char shape[32];
+	write_csv(tmp_path("d.csv"), tmp_path("l.csv"), N, WIDTH, 0);
+	write_csv(tmp_path("d.csv.gz"), tmp_path("l.csv.gz"), N, WIDTH, 1);
+	snprintf(shape, sizeof shape, "(%d)", WIDTH);
+	ck_ok(make_csv(&raw, "d.csv", "l.csv", shape, "3", NULL));
+	ck_ok(make_csv(&gz, "d.csv.gz", "l.csv.gz", shape, "3", NULL));
+	ck_assert_int_eq(iter_next(raw, &a), MX_OK);
+	ck_assert_int_eq(iter_next(gz, &b), MX_OK);
+	for (long i = 0; i < N; i++)
+		for (long k = 0; k < WIDTH; k++)
+			first[i * WIDTH + k] = csv_value(i, k);
+	check_close("raw", tensor_f32(a.data), first, N * WIDTH, 0, 1e-6);
+	check_close("gzip", tensor_f32(b.data), tensor_f32(a.data), N * WIDTH, 0, 0);
+	check_close("gzip labels", tensor_f32(b.label), tensor_f32(a.label), N, 0, 0);
+	iter_free(raw);
+	iter_free(gz);
+}
+END_TEST
+
+START_TEST(csv_shuffle_and_parts_work_as_for_mnist)
+{
+	const long want_n[3] = {3, 3, 4};   /* floor(10 / 3 * k) = 0, 3, 6, 10, as MNISTIter */
+	float e0[12], e1[12], again[12];
+	int seen[10] = {0};
+	struct data_iter *it;
+	write_csv(tmp_path("d.csv"), tmp_path("l.csv"), 10, 3, 0);
+	ck_ok(make_csv(&it, "d.csv", "l.csv", "(3)", "4", "shuffle", "True", "seed", "5", NULL));
+	ck_assert_int_eq(read_epoch(it, 0, e0, NULL), 3);
+	ck_assert_int_eq(read_epoch(it, 1, e1, NULL), 3);
+	ck_assert_int_eq(read_epoch(it, 0, again, NULL), 3);
+	check_close("epoch 0 twice", again, e0, 12, 0, 0);
+	ck_assert_msg(memcmp(e0, e1, 10 * sizeof(float)), "epochs 0 and 1 have the same order");
+	for (int i = 0; i < 10; i++) {
+		e0[i] -= 100;
+		e1[i] -= 100;
+	}
+	check_permutation(e0, 10);
+	check_permutation(e1, 10);
+	iter_free(it);
+	for (int k = 0; k < 3; k++) {
+		float labels[4];
+		char index[8];
+		snprintf(index, sizeof index, "%d", k);
+		ck_ok(make_csv(&it, "d.csv", "l.csv", "(3)", "4", "num_parts", "3", "part_index", index, NULL));
+		ck_assert_int_eq(iter_num_examples(it), want_n[k]);
+		ck_assert_int_eq(read_epoch(it, 0, labels, NULL), 1);
+		for (int i = 0; i < want_n[k]; i++) {
+			int v = (int)labels[i] - 100;
+			ck_assert_msg(v >= (k ? 3 * k : 0) && v < (k == 2 ? 10 : 3 * k + 3), "part %d has row %d", k, v);
+			ck_assert_msg(!seen[v], "row %d in two parts", v);
+			seen[v] = 1;
+		}
+		iter_free(it);
+	}
+	for (int i = 0; i < 10; i++)
+		ck_assert_msg(seen[i], "row %d is in no part", i);
+}
+END_TEST
+
+/* want with each "@" replaced by the temporary directory, in buf. */
+static const char *at_tmp(const char *want, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (; *want && n + strlen(tmp_dir) + 1 < size; want++) {
+		if (*want == '@')
+			n += snprintf(buf + n, size - n, "%s", tmp_dir);
+		else
+			buf[n++] = *want;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* Asserts that a csv iterator fails with rc and a message holding want ("@" stands for
+ * the temporary directory). */
+#define ck_csv_fails(rc_want, want, ...) do { \
+	struct data_iter *it_; \
+	char want_[1200]; \
+	int rc_ = make_csv(&it_, __VA_ARGS__, NULL); \
+	at_tmp(want, want_, sizeof want_); \
+	ck_assert_int_eq(rc_, rc_want); \
+	ck_assert_ptr_null(it_); \
+	ck_assert_msg(strstr(mx_error_message(), want_), "message \"%s\" lacks \"%s\"", mx_error_message(), want_); \
+} while (0)
+
+START_TEST(csv_a_row_of_the_wrong_length_names_file_line_and_counts)
+{
+	write_text(tmp_path("short.csv"), "1,2,3\n4,5,6\n7,8\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "data.train: @/short.csv:3: expected 3 values, found 2", "short.csv", NULL, "(3)", "1");
+	write_text(tmp_path("long.csv"), "1,2,3,4\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/long.csv:1: expected 3 values, found 4", "long.csv", NULL, "(3)", "1");
+	ck_csv_fails(MX_ERR_FORMAT, "@/long.csv:1: expected 6 values, found 4", "long.csv", NULL, "(2, 3)", "1");
+	/* a blank line between rows is a row of no values */
+	write_text(tmp_path("gap.csv"), "1,2,3\n\n4,5,6\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/gap.csv:2: expected 3 values, found 0", "gap.csv", NULL, "(3)", "1");
+	/* the label file is held to label_shape */
+	write_text(tmp_path("d.csv"), "1,2,3\n4,5,6\n", 0);
+	write_text(tmp_path("l.csv"), "1\n2,3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/l.csv:2: expected 1 values, found 2", "d.csv", "l.csv", "(3)", "1");
+	ck_csv_fails(MX_ERR_FORMAT, "@/l.csv:1: expected 2 values, found 1", "d.csv", "l.csv", "(3)", "1",
+		     "label_shape", "(2,)");
+}
+END_TEST
+
+START_TEST(csv_a_value_that_is_not_a_finite_number_names_file_line_and_position)
+{
+	write_text(tmp_path("a.csv"), "1,2,3\n4,5,abc\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/a.csv:2: value 3 (\"abc\") is not a number", "a.csv", NULL, "(3)", "1");
+	write_text(tmp_path("b.csv"), "1,,3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/b.csv:1: value 2 (\"\") is not a number", "b.csv", NULL, "(3)", "1");
+	write_text(tmp_path("c.csv"), "1,2.5.1,3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/c.csv:1: value 2 (\"2.5.1\") is not a number", "c.csv", NULL, "(3)", "1");
+	write_text(tmp_path("d.csv"), "1,2 3,4\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/d.csv:1: value 2 (\"2 3\") is not a number", "d.csv", NULL, "(3)", "1");
+	write_text(tmp_path("e.csv"), "1,2,3\n1,nan,3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/e.csv:2: value 2 (\"nan\") is not a finite float", "e.csv", NULL, "(3)", "1");
+	write_text(tmp_path("f.csv"), "1e39,2,3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/f.csv:1: value 1 (\"1e39\") is not a finite float", "f.csv", NULL, "(3)", "1");
+	/* a header line is not data */
+	write_text(tmp_path("h.csv"), "x,y,z\n1,2,3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/h.csv:1: value 1 (\"x\") is not a number", "h.csv", NULL, "(3)", "1");
+}
+END_TEST
+
+START_TEST(csv_files_of_different_lengths_name_both_counts)
+{
+	write_csv(tmp_path("d.csv"), NULL, 5, 2, 0);
+	write_text(tmp_path("l.csv"), "0\n1\n2\n3\n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "data.train: @/d.csv: 5 rows but @/l.csv has 4", "d.csv", "l.csv", "(2)", "2");
+	write_text(tmp_path("empty.csv"), "\n \n", 0);
+	ck_csv_fails(MX_ERR_FORMAT, "@/empty.csv: no rows", "empty.csv", NULL, "(2)", "2");
+	ck_csv_fails(MX_ERR_FORMAT, "@/empty.csv: no rows", "d.csv", "empty.csv", "(2)", "2");
+}
+END_TEST
+
+START_TEST(csv_missing_files_keys_and_bad_shapes_are_errors)
+{
+	write_csv(tmp_path("d.csv"), tmp_path("l.csv"), 4, 2, 0);
+	ck_csv_fails(MX_ERR_IO, "data.train: @/nope.csv: No such file or directory", "nope.csv", "l.csv", "(2)", "2");
+	ck_csv_fails(MX_ERR_IO, "data.train: @/nope.csv: No such file or directory", "d.csv", "nope.csv", "(2)", "2");
+	ck_csv_fails(MX_ERR_INVALID, "data.train: data_shape has 0 dimensions", "d.csv", "l.csv", "()", "2");
+	ck_csv_fails(MX_ERR_INVALID, "data.train: data_shape = 0 is out of range", "d.csv", "l.csv", "(2, 0)", "2");
+	ck_csv_fails(MX_ERR_INVALID, "label_shape = 0 is out of range", "d.csv", "l.csv", "(2)", "2",
+		     "label_shape", "(0,)");
+	ck_csv_fails(MX_ERR_INVALID, "data.train: part_index = 3 must be < num_parts = 3", "d.csv", "l.csv", "(2)",
+		     "2", "num_parts", "3", "part_index", "3");
+	ck_csv_fails(MX_ERR_INVALID, "part 0 of 5 of @/d.csv is empty (4 rows)", "d.csv", "l.csv", "(2)", "2",
+		     "num_parts", "5");
+	ck_csv_fails(MX_ERR_INVALID, "unknown key \"round_batches\" (did you mean \"round_batch\"?)", "d.csv", "l.csv",
+		     "(2)", "2", "round_batches", "1");
+	{
+		struct data_iter *it = NULL;
+		ck_assert_int_eq(make_iter(&it, "csv", "data_csv", tmp_path("d.csv"), "batch_size", "2", NULL),
+				 MX_ERR_INVALID);
+		ck_assert_msg(strstr(mx_error_message(), "data.train: iter \"csv\" needs the key \"data_shape\""), "%s",
+			      mx_error_message());
+		ck_assert_int_eq(make_iter(&it, "csv", "data_shape", "(2)", "batch_size", "2", NULL), MX_ERR_INVALID);
+		ck_assert_msg(strstr(mx_error_message(), "needs the key \"data_csv\""), "%s", mx_error_message());
+		ck_assert_ptr_null(it);
+	}
+	/* a gzip stream cut in the middle */
+	{
+		unsigned char gz[1 << 16];
+		long n;
+		FILE *f;
+		write_csv(tmp_path("big.csv.gz"), NULL, 2000, 8, 1);
+		f = fopen(tmp_path("big.csv.gz"), "rb");
+		n = fread(gz, 1, sizeof gz, f);
+		fclose(f);
+		ck_assert_int_gt(n, 100);
+		write_bytes(tmp_path("cut.csv.gz"), gz, n / 2, 0);
+		ck_csv_fails(MX_ERR_FORMAT, "@/cut.csv.gz: bad gzip data after line", "cut.csv.gz", NULL, "(8)", "2");
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("data");
 	TCase *mnist = tcase_create("mnist"), *thread = tcase_create("prefetch"), *errors = tcase_create("errors");
-	TCase *synthetic = tcase_create("synthetic");
+	TCase *synthetic = tcase_create("synthetic"), *csv = tcase_create("csv");
 	mx_log_set_level(MX_LOG_WARN);
 	tcase_add_checked_fixture(mnist, make_tmp_dir, remove_tmp_dir);
 	tcase_add_checked_fixture(thread, make_tmp_dir, remove_tmp_dir);
@@ -963,5 +1323,20 @@ int main(void)
 	tcase_add_test(synthetic, synthetic_needs_a_data_shape_and_checks_its_keys);
 	suite_add_tcase(s, errors);
 	suite_add_tcase(s, synthetic);
+	tcase_add_checked_fixture(csv, make_tmp_dir, remove_tmp_dir);
+	tcase_set_timeout(csv, 20);
+	tcase_add_test(csv, csv_rows_become_examples_of_data_shape_with_their_labels);
+	tcase_add_test(csv, csv_values_parse_with_strtof_around_blanks_and_crlf);
+	tcase_add_test(csv, csv_without_a_label_file_every_label_is_zero);
+	tcase_add_test(csv, csv_label_shape_gives_several_labels_per_example);
+	tcase_add_test(csv, csv_without_round_batch_the_filler_rows_are_zeros);
+	tcase_add_test(csv, csv_trailing_blank_lines_and_a_missing_last_newline_are_fine);
+	tcase_add_test(csv, csv_gzip_files_and_lines_longer_than_a_read_chunk_read_right);
+	tcase_add_test(csv, csv_shuffle_and_parts_work_as_for_mnist);
+	tcase_add_test(csv, csv_a_row_of_the_wrong_length_names_file_line_and_counts);
+	tcase_add_test(csv, csv_a_value_that_is_not_a_finite_number_names_file_line_and_position);
+	tcase_add_test(csv, csv_files_of_different_lengths_name_both_counts);
+	tcase_add_test(csv, csv_missing_files_keys_and_bad_shapes_are_errors);
+	suite_add_tcase(s, csv);
 	return run_suite(s);
 }

@@ -2,7 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
+#include "data/iter.h"
+#include "error.h"
 #include "log.h"
 #include "mxtrain.h"
 #include "net/conf.h"
@@ -27,12 +31,109 @@ static void usage(FILE *f)
 		"                inference, each sharing strategy), ending in `plan ...` lines\n"
 		"  --graph       do not train: write the forward graph as Graphviz dot\n"
 		"  --graph-backward  the same with the backward graph\n"
+		"  --test-io     do not train: run data.train's iterator alone for solver.num_epoch\n"
+		"                epochs and print images/s per epoch, then the peak memory and the\n"
+		"                prefetch queue's bound on one `test-io ...` line\n"
 		"  -q, --quiet   no Speed lines and no info messages: epoch summaries and errors only\n"
 		"  -v, --verbose print debug messages\n"
 		"  -h, --help    show this help\n"
 		"  --version     print the version\n"
 		"\n"
 		"Overrides use dotted paths: solver.num_epoch=1 data.train.batch_size=64 net.fc1.num_hidden=512\n");
+}
+
+static const char *section_value(const struct conf_section *s, const char *key)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return s->kv[i].value;
+	return "?";
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The process's peak resident memory in MB: VmHWM of /proc/self/status, or getrusage's
+ * maximum where there is no /proc. */
+static double peak_rss_mb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	if (kb < 0) {
+		struct rusage ru;
+		kb = getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_maxrss;
+	}
+	return kb / 1024.0;
+}
+
+/* --test-io: runs data.train's iterator through solver.num_epoch epochs with nothing
+ * behind it (no graph is built and no weights are allocated), as cxxnet's test_io did,
+ * and prints a line per epoch and one `test-io key=value ...` line at the end. Images
+ * are real examples (padding rows are not counted), so images = examples per epoch x
+ * epochs. Returns MX_OK or the iterator's error. */
+static int test_io(const struct mx_conf *c, FILE *out)
+{
+	struct solver_param solver;
+	struct data_iter *it = NULL;
+	struct data_batch b;
+	struct mx_shape ds, ls;
+	long batches = 0, images = 0;
+	double t0, open_seconds, seconds = 0, batch_mb, queue_mb;
+	int rc, prefetch;
+
+	param_defaults(solver_params, &solver);
+	if ((rc = conf_apply_section(&c->solver, "solver", solver_params, &solver)))
+		return rc;
+	if (!c->train.present)
+		return mx_error(MX_ERR_INVALID, "%s: no data.train section", c->path);
+	t0 = now_seconds();
+	if ((rc = trainer_open_iter(&c->train, "data.train", &it)))
+		return rc;
+	open_seconds = now_seconds() - t0;
+	ds = iter_data_shape(it);
+	ls = iter_label_shape(it);
+	batch_mb = (double)(shape_size(&ds) + shape_size(&ls)) * sizeof(float) / (1 << 20);
+	prefetch = iter_prefetch_buffer(it);
+	/* the batches waiting in the queue and the one the caller holds */
+	queue_mb = (prefetch > 0 ? prefetch + 1 : 1) * batch_mb;
+	for (int epoch = 0; epoch < solver.num_epoch; epoch++) {
+		long epoch_batches = 0, epoch_images = 0;
+		double t = now_seconds(), dt;
+		if ((rc = iter_reset(it, epoch)))
+			goto done;
+		while ((rc = iter_next(it, &b)) == MX_OK) {
+			epoch_batches++;
+			epoch_images += iter_batch_size(it) - b.pad;
+		}
+		if (rc != MX_END)
+			goto done;
+		rc = MX_OK;
+		dt = now_seconds() - t;
+		fprintf(out, "Epoch[%d] test-io: %ld images in %ld batches, %.3f s, %.1f images/sec\n", epoch,
+			epoch_images, epoch_batches, dt, dt > 0 ? epoch_images / dt : 0.0);
+		fflush(out);
+		batches += epoch_batches;
+		images += epoch_images;
+		seconds += dt;
+	}
+	fprintf(out,
+		"test-io iter=%s epochs=%d batches=%ld images=%ld seconds=%.3f images_per_sec=%.1f open_seconds=%.3f "
+		"batch_mb=%.3f prefetch_buffer=%d queue_mb=%.3f peak_rss_mb=%.1f\n",
+		section_value(&c->train, "iter"), solver.num_epoch, batches, images, seconds,
+		seconds > 0 ? images / seconds : 0.0, open_seconds, batch_mb, prefetch, queue_mb, peak_rss_mb());
+done:
+	iter_free(it);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -42,7 +143,7 @@ int main(int argc, char **argv)
 	const char **overrides = calloc(argc, sizeof *overrides);
 	struct mx_conf *conf = NULL;
 	struct timing_options timing = {.iters = 10, .warmup = 2, .sgemm_reps = 5};
-	int n_over = 0, rc, time_mode = 0, plan_mode = 0, graph_mode = 0;
+	int n_over = 0, rc, time_mode = 0, plan_mode = 0, graph_mode = 0, io_mode = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -56,6 +157,8 @@ int main(int argc, char **argv)
 			opt.resume = 1;
 		} else if (!strcmp(a, "--plan")) {
 			plan_mode = 1;
+		} else if (!strcmp(a, "--test-io")) {
+			io_mode = 1;
 		} else if (!strcmp(a, "--graph") || !strcmp(a, "--graph-backward")) {
 			graph_mode = strcmp(a, "--graph") ? 2 : 1;
 		} else if (!strcmp(a, "--time") || !strcmp(a, "--time-inference")) {
@@ -94,7 +197,8 @@ int main(int argc, char **argv)
 	}
 	rc = conf_load(conf_path, overrides, n_over, &conf);
 	if (!rc)
-		rc = plan_mode ? report_plan(conf, stdout)
+		rc = io_mode ? test_io(conf, stdout)
+		     : plan_mode ? report_plan(conf, stdout)
 		     : graph_mode ? report_graph(conf, graph_mode == 2, stdout)
 		     : time_mode ? timing_run(conf, &timing, stdout) : trainer_run(conf, &opt);
 	if (rc)

@@ -76,7 +76,7 @@ struct data_iter {
 
 const struct iter_kind *const *iter_kinds(void)
 {
-	static const struct iter_kind *const kinds[] = {&iter_mnist, &iter_synthetic, NULL};
+	static const struct iter_kind *const kinds[] = {&iter_mnist, &iter_synthetic, &iter_csv, &iter_imagerec, NULL};
 	return kinds;
 }
 
@@ -272,6 +272,7 @@ int iter_batch_size(const struct data_iter *it) { return (int)it->data_shape.dim
 struct mx_shape iter_data_shape(const struct data_iter *it) { return it->data_shape; }
 struct mx_shape iter_label_shape(const struct data_iter *it) { return it->label_shape; }
 long iter_num_examples(const struct data_iter *it) { return it->num_examples; }
+int iter_prefetch_buffer(const struct data_iter *it) { return it->common.prefetch_buffer; }
 
 /* Prefixes the current message with "origin: section: " (either part may be missing). */
 static int place_error(int rc, const char *origin, const char *section)

@@ -1,7 +1,7 @@
 /* iter.h: the data iterator interface.
  *
- * An iterator yields batches of float32 data and labels. Every kind (mnist now; csv and
- * imagerec later) is one `struct iter_kind` with its own parameter table, so `.conf`
+ * An iterator yields batches of float32 data and labels. Every kind (mnist, imagerec, csv,
+ * synthetic) is one `struct iter_kind` with its own parameter table, so `.conf`
  * keys are checked the same way as layer keys. Shuffling is a pure function of
  * (seed, epoch), so a run resumed at an epoch boundary sees the same order. A prefetch
  * thread keeps up to prefetch_buffer batches ready.
@@ -56,6 +56,8 @@ int iter_next(struct data_iter *it, struct data_batch *batch);
 int iter_batch_size(const struct data_iter *it);
 struct mx_shape iter_data_shape(const struct data_iter *it);   /* with the batch dim */
 struct mx_shape iter_label_shape(const struct data_iter *it);
+/* The prefetch_buffer key's value: batches decoded ahead (0: none). */
+int iter_prefetch_buffer(const struct data_iter *it);
 /* Total number of examples in one epoch (before padding), or -1 if unknown. */
 long iter_num_examples(const struct data_iter *it);
 
@@ -63,5 +65,7 @@ long iter_num_examples(const struct data_iter *it);
 const struct iter_kind *const *iter_kinds(void);
 extern const struct iter_kind iter_mnist;
 extern const struct iter_kind iter_synthetic;
+extern const struct iter_kind iter_csv;
+extern const struct iter_kind iter_imagerec;
 
 #endif
