@@ -15,6 +15,19 @@ tiny_overrides() {
 	mnist)
 		[ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || { echo "Fashion-MNIST is not installed"; return 1; }
 		echo "data.train.num_parts=60 data.eval.num_parts=10" ;;
+	imagerec)
+		# A 1000/500-image JPEG copy of Fashion-MNIST packed by im2rec, made once per run.
+		[ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || { echo "Fashion-MNIST is not installed"; return 1; }
+		/usr/bin/python3 -c 'import PIL' 2> /dev/null || { echo "/usr/bin/python3 has no PIL (python3-pil)"; return 1; }
+		if [ ! -f "$WORK/fmnist/fmnist_test.rec" ] && ! {
+			/usr/bin/python3 "$top_srcdir/tools/fmnist-to-jpeg.py" --limit 1000 "$WORK/fmnist" &&
+				"$top_builddir/im2rec" -q --list --recursive "$WORK/fmnist/fmnist_train" "$WORK/fmnist/train" &&
+				"$top_builddir/im2rec" -q --list --recursive --no-shuffle "$WORK/fmnist/fmnist_test" "$WORK/fmnist/test" &&
+				"$top_builddir/im2rec" -q "$WORK/fmnist/fmnist_train" "$WORK/fmnist/train" &&
+				"$top_builddir/im2rec" -q "$WORK/fmnist/fmnist_test" "$WORK/fmnist/test"; } > "$WORK/im2rec.log" 2>&1; then
+			echo "could not make the JPEG .rec files: $(tail -1 "$WORK/im2rec.log")"; return 1
+		fi
+		echo "data.train.path_imgrec=$WORK/fmnist/fmnist_train.rec data.eval.path_imgrec=$WORK/fmnist/fmnist_test.rec" ;;
 	synthetic)
 		# VGG-16 is 15.5 G multiply-adds per 224x224 image forward and 138 M weights to
 		# initialise and save: one image per batch keeps it to seconds.

@@ -2,11 +2,12 @@
 """fmnist-to-jpeg.py: turns the Fashion-MNIST idx files into folders of JPEG images, one
 folder per class, for packing with im2rec(1).
 
-usage: /usr/bin/python3 tools/fmnist-to-jpeg.py [--data DIR] [--quality Q] [--png] OUT
+usage: /usr/bin/python3 tools/fmnist-to-jpeg.py [--data DIR] [--quality Q] [--png] [--limit N] OUT
 
 Writes OUT/train/<label>/<index>.jpg (60000 images) and OUT/test/<label>/<index>.jpg
 (10000 images): 28x28 grayscale, JPEG quality 95 unless --quality says otherwise (--png
-writes lossless .png files instead). <label> is the class number 0..9, so the folders sort
+writes lossless .png files instead; --limit N converts only the first N images of each
+split, for quick tests). <label> is the class number 0..9, so the folders sort
 in class order and `im2rec --list --recursive` gives each folder its own class number as
 label; <index> is the image's position in its idx file, five digits, so files sort in idx
 order. Needs Debian's python3 with PIL (python3-pil); reads the .gz files of
@@ -49,7 +50,7 @@ def read_idx(path, want_magic):
     return dims, data[4 + 4 * ndim:]
 
 
-def convert(data_dir, out_dir, name, images_file, labels_file, quality, png):
+def convert(data_dir, out_dir, name, images_file, labels_file, quality, png, limit):
     (n, rows, cols), pixels = read_idx(os.path.join(data_dir, images_file), 0x00000803)
     (n_labels,), labels = read_idx(os.path.join(data_dir, labels_file), 0x00000801)
     if n != n_labels or len(pixels) != n * rows * cols or len(labels) != n:
@@ -57,6 +58,8 @@ def convert(data_dir, out_dir, name, images_file, labels_file, quality, png):
     for label in sorted(set(labels)):
         os.makedirs(os.path.join(out_dir, name, str(label)), exist_ok=True)
     size = rows * cols
+    if limit:
+        n = min(n, limit)
     for i in range(n):
         img = Image.frombytes("L", (cols, rows), pixels[i * size:(i + 1) * size])
         path = os.path.join(out_dir, name, str(labels[i]), "%05d.%s" % (i, "png" if png else "jpg"))
@@ -74,9 +77,10 @@ def main():
                         help="folder with the idx .gz files (default: %(default)s)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default: %(default)s)")
     parser.add_argument("--png", action="store_true", help="write lossless PNG files instead of JPEG")
+    parser.add_argument("--limit", type=int, default=0, help="convert only the first N images of each split")
     args = parser.parse_args()
     for name, images_file, labels_file in SPLITS:
-        convert(args.data, args.out, name, images_file, labels_file, args.quality, args.png)
+        convert(args.data, args.out, name, images_file, labels_file, args.quality, args.png, args.limit)
 
 
 if __name__ == "__main__":
