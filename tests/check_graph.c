@@ -1,12 +1,21 @@
 /* check_graph.c: graph construction, shape inference (and its errors), automatic
  * backward and the executor, checked against a hand-written reference MLP and against
- * finite differences through the whole bound graph. */
+ * finite differences through the whole bound graph; the memory plan of every shipped
+ * conf; the engine priorities of the executor and the updater. */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
+#include "net/conf.h"
 #include "net/executor.h"
 #include "net/graph.h"
 #include "net/plan.h"
+#include "net/timing.h"
+#include "net/trainer.h"
+#include "net/updater.h"
 #include "testutil.h"
 
 #define N 4   /* batch */
@@ -372,6 +381,373 @@ START_TEST(each_sharing_strategy_shrinks_the_plan_and_inference_needs_least)
 }
 END_TEST
 
+
+/* ---- the memory plan of the shipped confs ---- */
+
+struct conf_net {
+	struct graph *g;        /* with its backward nodes */
+	const char *names[2];   /* data, and the label when there is one */
+	struct mx_shape shapes[2];
+	int n;
+};
+
+/* Loads confs/NAME.conf's network at a batch size. Returns false (nothing to free) when
+ * its input shapes cannot be known here: the mnist and imagerec iterators read them from
+ * their data files, which may not be installed. */
+static bool load_conf_net(const char *name, int batch, struct conf_net *net)
+{
+	char path[1024];
+	struct mx_conf *c = NULL;
+	int labels[4];
+	memset(net, 0, sizeof *net);
+	snprintf(path, sizeof path, FIXTURES "/../../confs/%s.conf", name);
+	ck_ok(conf_load(path, NULL, 0, &c));
+	if (timing_input_shapes(&c->train, "data.train", &net->shapes[0], &net->shapes[1])) {
+		conf_free(c);
+		return false;
+	}
+	ck_ok(conf_build_graph(c, &net->g));
+	conf_free(c);
+	ck_ok(graph_build_backward(net->g));
+	net->shapes[0].dim[0] = net->shapes[1].dim[0] = batch;
+	net->names[0] = "data";
+	net->n = 1;
+	if (graph_list_vars(net->g, NODE_LABEL, labels, 4) > 0) {
+		net->names[1] = net->g->nodes[labels[0]].name;
+		net->n = 2;
+	}
+	return true;
+}
+
+/* What makes a plan safe to run with any number of engine workers: each entry's group
+ * lives from before its writer runs to after its last reader ran; an in-place output
+ * joins the group of the input it overwrites, and only its last reader overwrites it;
+ * groups that live at the same time never share a byte; groups that share a byte share
+ * an engine piece. (ck_abort_msg on failure only: each ck_assert that passes sends a
+ * mark to the test runner, and there are many thousands of pairs here.) */
+static void check_plan(const char *label, const struct graph *g, int n_nodes, const struct mem_plan *p)
+{
+	int *last_reader = calloc(g->n_entries + 1, sizeof *last_reader);
+	for (int i = 0; i < n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_inputs; j++)
+			if (g->nodes[i].inputs[j].node >= 0)
+				last_reader[graph_entry_id(g, g->nodes[i].inputs[j])] = i;
+	for (int i = 0; i < n_nodes; i++) {
+		const struct graph_node *n = &g->nodes[i];
+		for (int j = 0; j < n->n_inputs; j++) {
+			int e, gr;
+			if (n->inputs[j].node < 0)
+				continue;
+			e = graph_entry_id(g, n->inputs[j]);
+			gr = p->group[e];
+			if (gr >= 0 && (p->start[gr] >= i || p->end[gr] < i))
+				ck_abort_msg("%s: %s reads entry %d outside its group's life [%d, %d]", label, n->name, e,
+					     p->start[gr], p->end[gr]);
+		}
+		for (int j = 0; j < n->n_outputs; j++) {
+			int e = n->entry_base + j, gr = p->group[e];
+			if (gr < 0)
+				continue;
+			if (p->start[gr] > i || p->end[gr] < i)
+				ck_abort_msg("%s: %s writes outside its group's life", label, n->name);
+			if (p->inplace[e] && (j != 0 || gr != p->group[graph_entry_id(g, n->inputs[0])]))
+				ck_abort_msg("%s: %s in place but not in its input's group", label, n->name);
+			if (p->inplace[e] && last_reader[graph_entry_id(g, n->inputs[0])] != i)
+				ck_abort_msg("%s: %s overwrites its input, which node %d reads later", label, n->name,
+					     last_reader[graph_entry_id(g, n->inputs[0])]);
+		}
+	}
+	for (int a = 0; a < p->n_groups; a++) {
+		if (p->offset[a] % 64 || p->offset[a] + p->bytes[a] > p->total_bytes)
+			ck_abort_msg("%s: group %d at %zu (%zu bytes) outside the arena of %zu", label, a, p->offset[a],
+				     p->bytes[a], p->total_bytes);
+		for (int b = a + 1; b < p->n_groups; b++) {
+			bool share_bytes = p->bytes[a] && p->bytes[b] && p->offset[a] < p->offset[b] + p->bytes[b] &&
+					   p->offset[b] < p->offset[a] + p->bytes[a];
+			bool live_together = !(p->end[a] < p->start[b] || p->end[b] < p->start[a]);
+			if (share_bytes && live_together)
+				ck_abort_msg("%s: groups %d [%d, %d] and %d [%d, %d] live together on shared bytes", label,
+					     a, p->start[a], p->end[a], b, p->start[b], p->end[b]);
+			if (share_bytes && (p->piece_first[a] >= p->piece_first[b] + p->piece_count[b] ||
+					    p->piece_first[b] >= p->piece_first[a] + p->piece_count[a]))
+				ck_abort_msg("%s: groups %d and %d share bytes but no engine piece", label, a, b);
+		}
+	}
+	free(last_reader);
+}
+
+START_TEST(every_shipped_conf_gets_a_plan_that_keeps_live_entries_apart)
+{
+	const int batches[] = {1, 7, 64};
+	int planned = 0, synthetic = 0;
+	DIR *dir = opendir(FIXTURES "/../../confs");
+	struct dirent *de;
+	ck_assert(dir != NULL);
+	while ((de = readdir(dir))) {
+		char name[256];
+		size_t len = strlen(de->d_name);
+		if (len < 6 || len >= sizeof name || strcmp(de->d_name + len - 5, ".conf"))
+			continue;
+		memcpy(name, de->d_name, len - 5);
+		name[len - 5] = 0;
+		for (int b = 0; b < 3; b++) {
+			struct conf_net net;
+			if (!load_conf_net(name, batches[b], &net)) {
+				/* only the confs that read Fashion-MNIST files may lack their data */
+				ck_assert_msg(!strncmp(name, "fmnist", 6), "%s: %s", name, mx_error_message());
+				continue;
+			}
+			synthetic += b == 0 && strncmp(name, "fmnist", 6) != 0;
+			for (int train = 0; train < 2; train++)
+				for (unsigned flags = 0; flags < 4; flags++) {
+					char label[300];
+					struct mem_plan *p;
+					snprintf(label, sizeof label, "%s batch %d %s flags %u", name, batches[b],
+						 train ? "training" : "inference", flags);
+					ck_ok(executor_plan(net.g, net.names, net.shapes, net.n, train, flags, &p));
+					check_plan(label, net.g, train ? net.g->n_nodes : net.g->n_forward, p);
+					ck_assert_msg(flags & PLAN_COSHARE || p->n_pieces == p->n_groups,
+						      "%s: without co-sharing each group is one piece", label);
+					plan_free(p);
+					planned++;
+				}
+			graph_free(net.g);
+		}
+	}
+	closedir(dir);
+	/* cifar-resnet20, alexnet, vgg16, inception-bn and resnet50 need no data files */
+	ck_assert_int_ge(synthetic, 5);
+	ck_assert_int_ge(planned, 5 * 3 * 8);
+}
+END_TEST
+
+/* MXNet 1.9.1's figures (tests/bench/memory.sh, MB of debug_str()'s "Total N MB
+ * allocated") for the same symbol JSON at batch 64. ResNet-50's inference figure is
+ * the one of the same graph (MXNET_SUBGRAPH_BACKEND=NONE): by default MXNet's MKLDNN
+ * build fuses each residual unit's last convolution with its sum into one operator and
+ * needs 453 MB, which no plan of the unfused graph can reach (tests/bench/README.md). */
+START_TEST(large_nets_at_batch_64_need_no_more_memory_than_mxnet)
+{
+	const struct {
+		const char *conf;
+		double train_mb, inference_mb;
+	} cases[] = {{"vgg16", 4855, 1820}, {"inception-bn", 2797, 335}, {"resnet50", 5244, 600}};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct conf_net net;
+		struct plan_sizes train, infer;
+		ck_assert(load_conf_net(cases[c].conf, 64, &net));
+		ck_ok(executor_plan_sizes(net.g, net.names, net.shapes, net.n, 1, &train));
+		ck_ok(executor_plan_sizes(net.g, net.names, net.shapes, net.n, 0, &infer));
+		ck_assert_msg(train.internal[3] / 1048576.0 <= cases[c].train_mb, "%s training: %.1f MB, MXNet %g MB",
+			      cases[c].conf, train.internal[3] / 1048576.0, cases[c].train_mb);
+		ck_assert_msg(infer.internal[3] / 1048576.0 <= cases[c].inference_mb,
+			      "%s inference: %.1f MB, MXNet %g MB", cases[c].conf, infer.internal[3] / 1048576.0,
+			      cases[c].inference_mb);
+		/* the issue's bounds: both strategies <= 0.5x of no sharing (training), 0.25x (inference) */
+		ck_assert_uint_le(2 * train.internal[3], train.internal[0]);
+		ck_assert_uint_le(4 * infer.internal[3], infer.internal[0]);
+		graph_free(net.g);
+	}
+}
+END_TEST
+
+/* ---- the engine: planned runs with workers, priorities ---- */
+
+/* A gate: a task that holds the engine's only worker until released, so that every task
+ * pushed meanwhile waits and the worker then picks them by priority alone. */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started, open;
+};
+
+static int gate_task(void *arg)
+{
+	struct gate *gt = arg;
+	pthread_mutex_lock(&gt->lock);
+	gt->started = true;
+	pthread_cond_broadcast(&gt->cond);
+	while (!gt->open)
+		pthread_cond_wait(&gt->cond, &gt->lock);
+	pthread_mutex_unlock(&gt->lock);
+	return MX_OK;
+}
+
+static void gate_close(struct engine *e, struct gate *gt, struct engine_var *v)
+{
+	pthread_mutex_init(&gt->lock, NULL);
+	pthread_cond_init(&gt->cond, NULL);
+	gt->started = gt->open = false;
+	ck_ok(engine_push(e, gate_task, gt, NULL, NULL, 0, &v, 1, 0, "gate"));
+	pthread_mutex_lock(&gt->lock);
+	while (!gt->started)
+		pthread_cond_wait(&gt->cond, &gt->lock);
+	pthread_mutex_unlock(&gt->lock);
+}
+
+static void gate_open(struct gate *gt)
+{
+	pthread_mutex_lock(&gt->lock);
+	gt->open = true;
+	pthread_cond_broadcast(&gt->cond);
+	pthread_mutex_unlock(&gt->lock);
+}
+
+/* data -> fc1 -> relu1 -> fc2 -> relu2 -> fc3 -> SoftmaxOutput: six parameters. */
+static struct graph *three_layers(void)
+{
+	struct graph *g = graph_new();
+	int x = graph_add_variable(g, "data", NODE_DATA), sm;
+	x = add(g, "fc", "fc1", "num_hidden", "6", x);
+	x = add(g, "Activation", "relu1", "act_type", "relu", x);
+	x = add(g, "fc", "fc2", "num_hidden", "6", x);
+	x = add(g, "Activation", "relu2", "act_type", "relu", x);
+	x = add(g, "fc", "fc3", "num_hidden", "3", x);
+	sm = add(g, "SoftmaxOutput", "softmax", NULL, NULL, x);
+	ck_ok(graph_set_heads(g, &(struct graph_entry){sm, 0}, 1));
+	ck_ok(graph_build_backward(g));
+	return g;
+}
+
+struct training {
+	struct engine *e;
+	struct executor *ex;
+	struct updater *u;
+	struct mx_rng rng;
+};
+
+static const char *const params[] = {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias", "fc3_weight", "fc3_bias"};
+
+/* Binds g for training on e with the plan flags, same weights and data every time, and
+ * an SGD updater with momentum. */
+static void start_training(struct training *t, struct graph *g, struct engine *e, unsigned flags)
+{
+	const char *names[2] = {"data", "softmax_label"};
+	struct mx_shape shapes[2] = {shape_make(2, (int64_t)N, (int64_t)D), shape_make(1, (int64_t)N)};
+	struct solver_param sp;
+	struct mx_rng fillr;
+	t->e = e;
+	rng_seed(&t->rng, 3);
+	rng_seed(&fillr, 9);
+	ck_ok(executor_bind_planned(g, e, MX_CPU, names, shapes, 2, 1, NULL, &t->rng, flags, &t->ex));
+	fill(executor_var(t->ex, "data"), &fillr, 1);
+	for (int i = 0; i < N; i++)
+		tensor_f32(executor_var(t->ex, "softmax_label"))[i] = (float)(i % C);
+	for (int i = 0; i < 6; i++) {
+		struct mx_tensor *w = executor_var(t->ex, params[i]);
+		if (w)
+			fill(w, &fillr, 0.5f);
+	}
+	param_defaults(solver_params, &sp);
+	sp.lr = 0.1f;
+	sp.momentum = 0.9f;
+	ck_ok(updater_create(&sp, g, t->ex, e, N, 10, &t->u));
+}
+
+static void train_steps(struct training *t, int steps)
+{
+	for (int s = 0; s < steps; s++) {
+		ck_ok(executor_forward(t->ex, 1));
+		ck_ok(executor_backward(t->ex));
+		ck_ok(updater_push(t->u));
+	}
+}
+
+static void stop_training(struct training *t)
+{
+	updater_free(t->u);
+	executor_free(t->ex);
+}
+
+static void assert_same_weights(struct training *a, struct training *b, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct mx_tensor *x = executor_var(a->ex, names[i]), *y = executor_var(b->ex, names[i]);
+		ck_assert_msg(!memcmp(x->data, y->data, tensor_bytes(x)), "%s differs", names[i]);
+	}
+	ck_assert_mem_eq(tensor_f32(executor_output(a->ex, 0)), tensor_f32(executor_output(b->ex, 0)),
+			 N * C * sizeof(float));
+}
+
+START_TEST(planned_runs_on_two_workers_give_the_bits_of_unplanned_sequential_runs)
+{
+	const char *vars[] = {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias", "fc3_weight", "fc3_bias",
+			      "fc4_weight", "fc4_bias"};
+	struct graph *g = deep_net();
+	struct engine *naive = engine_create(ENGINE_NAIVE, 1), *threaded = engine_create(ENGINE_THREADED, 2);
+	struct training seq, par;
+	start_training(&seq, g, naive, 0);
+	start_training(&par, g, threaded, PLAN_INPLACE | PLAN_COSHARE);
+	train_steps(&seq, 5);
+	train_steps(&par, 5);
+	ck_ok(engine_wait_all(naive));
+	ck_ok(engine_wait_all(threaded));
+	assert_same_weights(&seq, &par, vars, 8);
+	stop_training(&seq);
+	stop_training(&par);
+	engine_free(naive);
+	engine_free(threaded);
+	graph_free(g);
+}
+END_TEST
+
+/* With one worker held at a gate while two batches are pushed, the worker then runs
+ * what is ready by priority: the first batch's updates in forward order (parameter i at
+ * priority -i), and the second batch's forward as soon as its layer's weights are
+ * updated, ahead of the later layers' updates (MXNet's order), not after all of them.
+ * The weights are those of the naive engine, bit for bit. */
+START_TEST(updates_run_first_layer_first_and_the_next_forward_overtakes_later_updates)
+{
+	struct graph *g = three_layers();
+	struct engine *naive = engine_create(ENGINE_NAIVE, 1), *one = engine_create(ENGINE_THREADED, 1);
+	struct engine_var *gate_var = engine_var_new(one);
+	struct training ref, t;
+	struct gate gt;
+	int events[256], fc1 = graph_find(g, "fc1"), fc2 = graph_find(g, "fc2"), fc3 = graph_find(g, "fc3");
+	int first_update[6], fc_second[3] = {-1, -1, -1}, fc_seen[3] = {0, 0, 0}, n_updates = 0;
+	struct exec_trace trace = {.events = events, .cap = 256};
+	start_training(&ref, g, naive, PLAN_INPLACE | PLAN_COSHARE);
+	start_training(&t, g, one, PLAN_INPLACE | PLAN_COSHARE);
+	executor_set_trace(t.ex, &trace);
+	updater_set_trace(t.u, &trace);
+	gate_close(one, &gt, gate_var);
+	train_steps(&t, 2);
+	gate_open(&gt);
+	ck_ok(engine_wait_all(one));
+	train_steps(&ref, 2);
+	ck_ok(engine_wait_all(naive));
+	assert_same_weights(&ref, &t, params, 6);
+
+	ck_assert_int_le(atomic_load(&trace.n), 256);
+	for (int k = 0; k < 6; k++)
+		first_update[k] = -1;
+	for (int k = 0; k < atomic_load(&trace.n); k++) {
+		int ev = events[k], layer = ev == fc1 ? 0 : ev == fc2 ? 1 : ev == fc3 ? 2 : -1;
+		if (ev < 0 && first_update[-1 - ev] < 0) {
+			first_update[-1 - ev] = k;
+			ck_assert_msg(-1 - ev == n_updates, "the update of %s ran %d-th", params[-1 - ev], n_updates + 1);
+			n_updates++;
+		}
+		if (layer >= 0 && ++fc_seen[layer] == 2)
+			fc_second[layer] = k;
+	}
+	ck_assert_int_eq(n_updates, 6);
+	/* the second batch's fc1 runs once fc1's weight and bias are updated, before fc2's
+	 * and fc3's updates; fc2 before fc3's */
+	ck_assert_int_gt(fc_second[0], first_update[1]);
+	ck_assert_int_lt(fc_second[0], first_update[2]);
+	ck_assert_int_gt(fc_second[1], first_update[3]);
+	ck_assert_int_lt(fc_second[1], first_update[4]);
+	ck_assert_int_gt(fc_second[2], first_update[5]);
+	stop_training(&ref);
+	stop_training(&t);
+	engine_var_free(one, gate_var);
+	engine_free(naive);
+	engine_free(one);
+	graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("graph");
@@ -385,6 +761,10 @@ int main(void)
 	tcase_add_test(tc, gradients_of_an_entry_used_twice_are_summed);
 	tcase_add_test(tc, planned_and_unplanned_runs_give_identical_bits);
 	tcase_add_test(tc, each_sharing_strategy_shrinks_the_plan_and_inference_needs_least);
+	tcase_add_test(tc, every_shipped_conf_gets_a_plan_that_keeps_live_entries_apart);
+	tcase_add_test(tc, large_nets_at_batch_64_need_no_more_memory_than_mxnet);
+	tcase_add_test(tc, planned_runs_on_two_workers_give_the_bits_of_unplanned_sequential_runs);
+	tcase_add_test(tc, updates_run_first_layer_first_and_the_next_forward_overtakes_later_updates);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -31,16 +31,21 @@ struct executor {
 	size_t bytes;
 	int is_train;              /* mode of the forward pass in flight */
 	double *profile;           /* per node: seconds spent (executor_set_profile), or NULL */
+	struct exec_trace *trace;  /* borrowed, or NULL */
 	/* Scratch for ops that declare op->workspace: one buffer of the largest size, with
 	 * its own engine variable that every node using it writes (so users are serialised). */
 	struct mx_tensor *workspace;
 	struct engine_var *workspace_var;
-	/* Planned entries live in one arena, one engine variable per slot (entries sharing a
-	 * slot are ordered through it). */
+	/* Planned entries live in one arena cut into pieces (plan.h), one engine variable
+	 * per piece: entries whose bytes overlap share a piece and are ordered through it. */
 	struct mx_threadpool *pool;   /* borrowed; NULL: ops run on one thread */
-	struct engine_var **slot_vars;
-	int n_slots;
+	struct engine_var **piece_vars;
+	int n_pieces;
 	size_t planned_bytes, unplanned_bytes;
+	/* Per node, what its task reads and writes, resolved at bind time: node i reads
+	 * access[acc_begin[i] .. + n_reads[i]) and writes the n_writes[i] after them. */
+	struct engine_var **access;
+	int *acc_begin, *n_reads, *n_writes;
 };
 
 /* One pushed node: everything the task needs, resolved at bind time. */
@@ -65,9 +70,13 @@ void executor_free(struct executor *ex)
 		engine_var_free(ex->eng, ex->rng_var);
 	if (ex->workspace_var)
 		engine_var_free(ex->eng, ex->workspace_var);
-	for (int s = 0; s < ex->n_slots; s++)
-		engine_var_free(ex->eng, ex->slot_vars[s]);
-	free(ex->slot_vars);
+	for (int s = 0; s < ex->n_pieces; s++)
+		engine_var_free(ex->eng, ex->piece_vars[s]);
+	free(ex->piece_vars);
+	free(ex->access);
+	free(ex->acc_begin);
+	free(ex->n_reads);
+	free(ex->n_writes);
 	tensor_free(ex->workspace);
 	free(ex->entry);
 	free(ex->zero);
@@ -162,32 +171,49 @@ static int mark_entries(const struct graph *g, int n_nodes, int for_training, ch
 	return MX_OK;
 }
 
-int executor_plan_sizes(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
-			int for_training, struct plan_sizes *out)
+int executor_plan(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
+		  int for_training, unsigned plan_flags, struct mem_plan **out)
 {
 	struct mx_shape *sh = calloc(g->n_entries + 1, sizeof *sh);
 	char *needed = calloc(g->n_entries + 1, 1), *external = calloc(g->n_entries + 1, 1);
 	int n_nodes = for_training ? g->n_nodes : g->n_forward, rc = MX_OK;
-	memset(out, 0, sizeof *out);
+	*out = NULL;
 	if (!sh || !needed || !external) {
 		rc = mx_error(MX_ERR_NOMEM, "out of memory");
 		goto done;
 	}
 	if (for_training && !g->grad) {
-		rc = mx_error(MX_ERR_INTERNAL, "executor_plan_sizes: graph has no backward part");
+		rc = mx_error(MX_ERR_INTERNAL, "executor_plan: graph has no backward part");
 		goto done;
 	}
-	if ((rc = bind_shapes(g, names, shapes, n, NULL, for_training, sh)))
+	if ((rc = bind_shapes(g, names, shapes, n, NULL, for_training, sh)) ||
+	    (rc = mark_entries(g, n_nodes, for_training, needed, external)))
 		goto done;
-	if ((rc = mark_entries(g, n_nodes, for_training, needed, external)))
-		goto done;
+	rc = plan_memory(g, n_nodes, sh, needed, external, plan_flags, out);
+done:
+	free(sh);
+	free(needed);
+	free(external);
+	return rc;
+}
+
+int executor_plan_sizes(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
+			int for_training, struct plan_sizes *out)
+{
+	struct mx_shape *sh = calloc(g->n_entries + 1, sizeof *sh);
+	int rc = MX_OK;
+	memset(out, 0, sizeof *out);
+	if (!sh)
+		return mx_error(MX_ERR_NOMEM, "out of memory");
 	for (unsigned flags = 0; flags < 4; flags++) {
 		struct mem_plan *p;
-		if ((rc = plan_memory(g, n_nodes, sh, needed, external, flags, &p)))
+		if ((rc = executor_plan(g, names, shapes, n, for_training, flags, &p)))
 			goto done;
 		out->internal[flags] = p->total_bytes;
 		plan_free(p);
 	}
+	if ((rc = bind_shapes(g, names, shapes, n, NULL, for_training, sh)))
+		goto done;
 	for (int i = 0; i < g->n_forward; i++) {
 		const struct graph_node *node = &g->nodes[i];
 		size_t bytes = (size_t)shape_size(&sh[node->entry_base]) * sizeof(float);
@@ -205,8 +231,6 @@ int executor_plan_sizes(struct graph *g, const char *const *names, const struct 
 		out->outputs += (size_t)shape_size(&sh[graph_entry_id(g, g->heads[h])]) * sizeof(float);
 done:
 	free(sh);
-	free(needed);
-	free(external);
 	return rc;
 }
 
@@ -219,6 +243,106 @@ unsigned executor_plan_flags_from_env(void)
 	if (coshare && (!strcmp(coshare, "0") || !strcasecmp(coshare, "false")))
 		flags &= ~PLAN_COSHARE;
 	return flags;
+}
+
+/* Appends v to list[0 .. *n) unless it is there. */
+static void add_var(struct engine_var **list, int *n, struct engine_var *v)
+{
+	for (int k = 0; k < *n; k++)
+		if (list[k] == v)
+			return;
+	list[(*n)++] = v;
+}
+
+/* The variables that guard entry e: its pieces' when planned, else its own. Appends them
+ * to list (no repeats). */
+static void entry_vars(const struct executor *ex, const struct mem_plan *plan, int e, struct engine_var **list,
+		       int *n)
+{
+	int gr = plan->group[e];
+	if (gr >= 0 && !ex->vars[e]) {
+		for (int k = 0; k < plan->piece_count[gr]; k++)
+			add_var(list, n, ex->piece_vars[plan->piece_first[gr] + k]);
+	} else if (ex->vars[e]) {
+		add_var(list, n, ex->vars[e]);
+	}
+}
+
+/* Fills each node's read and write lists (struct executor): its inputs' and outputs'
+ * variables, the random generator's and the workspace's; forward writes auxiliary
+ * states (BatchNorm's moving stats) rather than reading them. A variable written is not
+ * also listed as read. Returns MX_OK or MX_ERR_NOMEM. */
+static int resolve_accesses(struct executor *ex, const struct mem_plan *plan)
+{
+	const struct graph *g = ex->g;
+	size_t total = 0;
+	int n_max = 0, pos = 0;
+	struct engine_var **reads = NULL, **writes = NULL;
+	for (int i = 0; i < ex->n_nodes; i++) {
+		const struct graph_node *n = &g->nodes[i];
+		int k = 2;
+		for (int j = 0; j < n->n_inputs; j++)
+			if (n->inputs[j].node >= 0) {
+				int e = graph_entry_id(g, n->inputs[j]);
+				k += plan->group[e] >= 0 ? plan->piece_count[plan->group[e]] : 1;
+			}
+		for (int j = 0; j < n->n_outputs; j++) {
+			int e = n->entry_base + j;
+			k += plan->group[e] >= 0 ? plan->piece_count[plan->group[e]] : 1;
+		}
+		total += k;
+		n_max = k > n_max ? k : n_max;
+	}
+	ex->access = malloc((total + 1) * sizeof *ex->access);
+	ex->acc_begin = calloc(ex->n_nodes + 1, sizeof *ex->acc_begin);
+	ex->n_reads = calloc(ex->n_nodes + 1, sizeof *ex->n_reads);
+	ex->n_writes = calloc(ex->n_nodes + 1, sizeof *ex->n_writes);
+	reads = malloc((n_max + 1) * sizeof *reads);
+	writes = malloc((n_max + 1) * sizeof *writes);
+	if (!ex->access || !ex->acc_begin || !ex->n_reads || !ex->n_writes || !reads || !writes) {
+		free(reads);
+		free(writes);
+		return mx_error(MX_ERR_NOMEM, "out of memory");
+	}
+	for (int i = 0; i < ex->n_nodes; i++) {
+		const struct graph_node *n = &g->nodes[i];
+		int nr = 0, nw = 0, m = 0;
+		ex->acc_begin[i] = pos;
+		if (n->kind != NODE_OP && n->kind != NODE_BACKWARD)
+			continue;
+		for (int j = 0; j < n->n_outputs; j++)
+			if (ex->entry[n->entry_base + j])
+				entry_vars(ex, plan, n->entry_base + j, writes, &nw);
+		if (n->op->flags & OP_RANDOM && ex->rng_var)
+			add_var(writes, &nw, ex->rng_var);
+		if (n->op->workspace && ex->workspace_var)
+			add_var(writes, &nw, ex->workspace_var);
+		for (int j = 0; j < n->n_inputs; j++) {
+			int e;
+			if (n->inputs[j].node < 0)
+				continue;
+			e = graph_entry_id(g, n->inputs[j]);
+			if (n->kind == NODE_OP && op_bit(n->op->aux_mask, j))
+				entry_vars(ex, plan, e, writes, &nw);
+			else
+				entry_vars(ex, plan, e, reads, &nr);
+		}
+		for (int k = 0; k < nr; k++) {
+			int written = 0;
+			for (int w = 0; w < nw && !written; w++)
+				written = reads[k] == writes[w];
+			if (!written)
+				reads[m++] = reads[k];
+		}
+		memcpy(ex->access + pos, reads, m * sizeof *reads);
+		memcpy(ex->access + pos + m, writes, nw * sizeof *writes);
+		ex->n_reads[i] = m;
+		ex->n_writes[i] = nw;
+		pos += m + nw;
+	}
+	free(reads);
+	free(writes);
+	return MX_OK;
 }
 
 int executor_bind(struct graph *g, struct engine *eng, struct mx_context ctx,
@@ -236,7 +360,6 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 	struct executor *ex = calloc(1, sizeof *ex);
 	int rc;
 	char *needed = NULL, *external = NULL;
-	size_t *offsets = NULL;
 	struct mem_plan *plan = NULL;
 	struct mx_storage *arena = NULL;
 	*out = NULL;
@@ -273,30 +396,23 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 		goto fail;
 	if ((rc = plan_memory(g, ex->n_nodes, ex->shapes, needed, external, plan_flags, &plan)))
 		goto fail;
-	{
-		size_t off = 0;
-		offsets = malloc((plan->n_slots + 1) * sizeof *offsets);
-		ex->slot_vars = calloc(plan->n_slots + 1, sizeof *ex->slot_vars);
-		if (!offsets || !ex->slot_vars) {
-			rc = mx_error(MX_ERR_NOMEM, "out of memory");
-			goto fail;
-		}
-		for (int k = 0; k < plan->n_slots; k++) {
-			offsets[k] = off;
-			off += (plan->slot_bytes[k] + 63) & ~(size_t)63;
-			if (!(ex->slot_vars[k] = engine_var_new(eng))) {
-				rc = MX_ERR_NOMEM;
-				goto fail;
-			}
-			ex->n_slots = k + 1;
-		}
-		if (off && !(arena = storage_alloc(ctx, off))) {
+	if (!(ex->piece_vars = calloc(plan->n_pieces + 1, sizeof *ex->piece_vars))) {
+		rc = mx_error(MX_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (int k = 0; k < plan->n_pieces; k++) {
+		if (!(ex->piece_vars[k] = engine_var_new(eng))) {
 			rc = MX_ERR_NOMEM;
 			goto fail;
 		}
-		ex->planned_bytes = off;
-		ex->unplanned_bytes = plan->entry_bytes;
+		ex->n_pieces = k + 1;
 	}
+	if (plan->total_bytes && !(arena = storage_alloc(ctx, plan->total_bytes))) {
+		rc = MX_ERR_NOMEM;
+		goto fail;
+	}
+	ex->planned_bytes = plan->total_bytes;
+	ex->unplanned_bytes = plan->entry_bytes;
 
 	for (int i = 0; i < ex->n_nodes; i++) {
 		const struct graph_node *node = &g->nodes[i];
@@ -316,9 +432,14 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 			if (lent) {
 				ex->entry[e] = tensor_reshape(lent, &lent->shape);
 				ex->vars[e] = lent->var;
-			} else if (plan->slot[e] >= 0) {
-				ex->entry[e] = tensor_on_storage(arena, offsets[plan->slot[e]], &ex->shapes[e], MX_F32);
-				ex->vars[e] = ex->slot_vars[plan->slot[e]];
+			} else if (plan->group[e] >= 0) {
+				/* guarded by its pieces' variables (resolve_accesses), not one of its own */
+				ex->entry[e] = tensor_on_storage(arena, plan->offset[plan->group[e]], &ex->shapes[e], MX_F32);
+				if (!ex->entry[e]) {
+					rc = MX_ERR_NOMEM;
+					goto fail;
+				}
+				continue;
 			} else {
 				ex->entry[e] = tensor_new(&ex->shapes[e], MX_F32, ctx);
 				if (ex->entry[e])
@@ -375,9 +496,10 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 		}
 	}
 	ex->bytes += ex->planned_bytes;
+	if ((rc = resolve_accesses(ex, plan)))
+		goto fail;
 	free(needed);
 	free(external);
-	free(offsets);
 	plan_free(plan);
 	storage_release(arena);
 	*out = ex;
@@ -385,7 +507,6 @@ int executor_bind_planned(struct graph *g, struct engine *eng, struct mx_context
 fail:
 	free(needed);
 	free(external);
-	free(offsets);
 	plan_free(plan);
 	storage_release(arena);
 	executor_free(ex);
@@ -444,6 +565,7 @@ static int run_node(void *arg)
 	struct node_task *t = arg;
 	struct timespec a, b;
 	int rc;
+	exec_trace_add(t->ex->trace, t->node);
 	if (!t->ex->profile)
 		return run_node_body(arg);
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -454,41 +576,20 @@ static int run_node(void *arg)
 }
 
 void executor_set_profile(struct executor *ex, double *seconds) { ex->profile = seconds; }
+void executor_set_trace(struct executor *ex, struct exec_trace *trace) { ex->trace = trace; }
 void executor_set_threadpool(struct executor *ex, struct mx_threadpool *pool) { ex->pool = pool; }
 
 static int push_node(struct executor *ex, int i)
 {
-	const struct graph_node *n = &ex->g->nodes[i];
-	struct engine_var *reads[EXEC_MAX_IO + 1], *writes[EXEC_MAX_IO + 1];
-	int n_reads = 0, n_writes = 0;
+	struct engine_var **acc = ex->access + ex->acc_begin[i];
 	struct node_task *t = malloc(sizeof *t);
 	if (!t)
 		return mx_error(MX_ERR_NOMEM, "out of memory");
 	t->ex = ex;
 	t->node = i;
 	t->is_train = ex->is_train;
-	for (int j = 0; j < n->n_inputs; j++) {
-		struct graph_entry e = n->inputs[j];
-		if (e.node >= 0)
-			reads[n_reads++] = ex->vars[graph_entry_id(ex->g, e)];
-	}
-	for (int j = 0; j < n->n_outputs; j++)
-		if (ex->entry[n->entry_base + j])
-			writes[n_writes++] = ex->vars[n->entry_base + j];
-	if (n->op->flags & OP_RANDOM && ex->rng_var)
-		writes[n_writes++] = ex->rng_var;
-	if (n->op->workspace && ex->workspace_var)
-		writes[n_writes++] = ex->workspace_var;
-	/* Forward updates auxiliary states (BatchNorm's moving stats) in place. */
-	if (n->kind == NODE_OP)
-		for (int j = 0; j < n->n_inputs; j++)
-			if (op_bit(n->op->aux_mask, j)) {
-				for (int k = 0; k < n_reads; k++)
-					if (reads[k] == ex->vars[graph_entry_id(ex->g, n->inputs[j])])
-						reads[k] = reads[--n_reads];
-				writes[n_writes++] = ex->vars[graph_entry_id(ex->g, n->inputs[j])];
-			}
-	return engine_push(ex->eng, run_node, t, free, reads, n_reads, writes, n_writes, 0, n->name);
+	return engine_push(ex->eng, run_node, t, free, acc, ex->n_reads[i], acc + ex->n_reads[i], ex->n_writes[i],
+			   0, ex->g->nodes[i].name);
 }
 
 int executor_forward(struct executor *ex, int is_train)

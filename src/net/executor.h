@@ -14,6 +14,8 @@
 #ifndef MX_EXECUTOR_H
 #define MX_EXECUTOR_H
 
+#include <stdatomic.h>
+
 #include "graph.h"
 #include "rng.h"
 #include "tensor.h"
@@ -68,6 +70,12 @@ struct plan_sizes {
 };
 int executor_plan_sizes(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
 			int for_training, struct plan_sizes *out);
+struct mem_plan;
+/* The memory plan (plan.h) that binding with plan_flags would use, from shapes alone,
+ * for reports and tests. Returns MX_OK and a new plan (free with plan_free()), or an
+ * error (shape errors name the layer). */
+int executor_plan(struct graph *g, const char *const *names, const struct mx_shape *shapes, int n,
+		  int for_training, unsigned plan_flags, struct mem_plan **out);
 /* Bytes of the planned internal entries: as planned, and with one buffer per entry. */
 void executor_plan_bytes(const struct executor *ex, size_t *planned, size_t *unplanned);
 /* Profiling (mxtrain --time): while seconds is not NULL, each node's run adds its
@@ -75,5 +83,25 @@ void executor_plan_bytes(const struct executor *ex, size_t *planned, size_t *unp
  * caller, borrowed until set back to NULL). With the naive engine the times are exact and
  * do not overlap. */
 void executor_set_profile(struct executor *ex, double *seconds);
+
+/* The order tasks ran in (tests, traces): each traced task records one event when it
+ * starts, a node id for the executor's nodes (updater.h records its updates as -1 - i).
+ * The caller owns it; events past cap are counted in n and dropped. */
+struct exec_trace {
+	int *events;
+	int cap;
+	atomic_int n;
+};
+static inline void exec_trace_add(struct exec_trace *t, int event)
+{
+	int k;
+	if (!t)
+		return;
+	k = atomic_fetch_add(&t->n, 1);
+	if (k < t->cap)
+		t->events[k] = event;
+}
+/* While trace is not NULL (borrowed), each node's task records its node id. */
+void executor_set_trace(struct executor *ex, struct exec_trace *trace);
 
 #endif
