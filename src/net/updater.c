@@ -9,7 +9,7 @@
 #include "optimizer.h"
 
 struct update_task {
-	struct optimizer *opt;
+	struct updater *u;
 	int index;
 	struct mx_tensor *weight, *grad;
 	const char *name;
@@ -21,6 +21,7 @@ struct updater {
 	struct engine_var *opt_var;   /* the optimizer's update count and learning rate */
 	int n;
 	struct update_task *tasks;
+	struct exec_trace *trace;     /* borrowed, or NULL */
 };
 
 /* One parameter's update: reads its gradient and the optimizer's schedule (opt_var),
@@ -28,7 +29,8 @@ struct updater {
 static int run_update(void *arg)
 {
 	struct update_task *t = arg;
-	return optimizer_update(t->opt, t->index, t->weight, t->grad);
+	exec_trace_add(t->u->trace, -1 - t->index);
+	return optimizer_update(t->u->opt, t->index, t->weight, t->grad);
 }
 
 /* Advances the schedule after a batch's updates: writes opt_var, so it runs after every
@@ -97,7 +99,7 @@ int updater_create(const struct solver_param *p, const struct graph *g, struct e
 		if ((rc = read_mults(g, ids[i], mult)))
 			goto fail;
 		optimizer_set_mult(u->opt, i, mult[0], mult[1]);
-		u->tasks[i] = (struct update_task){u->opt, i, executor_var(ex, name), executor_grad(ex, name), name};
+		u->tasks[i] = (struct update_task){u, i, executor_var(ex, name), executor_grad(ex, name), name};
 	}
 	free(ids);
 	*out = u;
@@ -119,6 +121,11 @@ void updater_free(struct updater *u)
 	free(u);
 }
 
+/* Priorities as MXNet's module gives its kvstore pushes and pulls: parameter i (in
+ * list_arguments order, which is forward order) updates at priority -i, so among the
+ * updates ready at once the first layer's goes first, and the next batch's forward
+ * (pushed at 0, executor.c) runs ahead of the later layers' updates it does not need
+ * yet instead of after all of them. */
 int updater_push(struct updater *u)
 {
 	int rc;
@@ -129,10 +136,12 @@ int updater_push(struct updater *u)
 			continue;
 		reads[0] = t->grad->var;
 		reads[1] = u->opt_var;
-		if ((rc = engine_push(u->eng, run_update, t, NULL, reads, 2, &t->weight->var, 1, 0, t->name)))
+		if ((rc = engine_push(u->eng, run_update, t, NULL, reads, 2, &t->weight->var, 1, -i, t->name)))
 			return rc;
 	}
 	return engine_push(u->eng, run_step_done, u->opt, NULL, NULL, 0, &u->opt_var, 1, 0, "lr schedule");
 }
+
+void updater_set_trace(struct updater *u, struct exec_trace *trace) { u->trace = trace; }
 
 struct optimizer *updater_optimizer(struct updater *u) { return u->opt; }

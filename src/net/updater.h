@@ -3,7 +3,9 @@
  * Shared by the training loop and `mxtrain --time`: the learnable variables in
  * MXNet's list_arguments order, an optimizer with their lr/wd multipliers, and per batch
  * one update task per parameter (reads its gradient and the optimizer variable, writes
- * the weight) followed by the schedule step (writes the optimizer variable).
+ * the weight) followed by the schedule step (writes the optimizer variable). Parameter
+ * i updates at engine priority -i, so the first layers, which the next batch's forward
+ * needs first, update first, and that forward overtakes the later layers' updates.
  *
  *   struct updater *u;
  *   updater_create(&solver, g, ex, eng, batch_size, batches_per_epoch, &u);
@@ -29,6 +31,9 @@ int updater_create(const struct solver_param *p, const struct graph *g, struct e
 void updater_free(struct updater *u);
 /* Pushes one batch's updates and the schedule step. */
 int updater_push(struct updater *u);
+/* Tracing (tests): while trace is not NULL, the update of parameter i records -1 - i
+ * when it starts (executor.h's exec_trace; borrowed). */
+void updater_set_trace(struct updater *u, struct exec_trace *trace);
 /* The optimizer (borrowed), for checkpoints. */
 struct optimizer *updater_optimizer(struct updater *u);
 
