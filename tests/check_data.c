@@ -2,7 +2,6 @@
  * the csv reader, the synthetic iterator, batching, padding, shuffling, sharding, the
  * prefetch thread and every error path. Fixtures are tiny idx and csv files written into
  * a temporary directory at run time. */
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,40 +19,6 @@ int iter_create_with_kind(const struct iter_kind *kind, const char *const *keys,
 			  const char *section, struct data_iter **out);
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-
-static char tmp_dir[256];
-
-static void make_tmp_dir(void)
-{
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/check_data-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
-}
-
-static void remove_tmp_dir(void)
-{
-	DIR *d = opendir(tmp_dir);
-	struct dirent *e;
-	char path[512];
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmp_dir);
-}
-
-static const char *tmp_path(const char *name)
-{
-	static char paths[8][512];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, 512, "%s/%s", tmp_dir, name);
-	return p;
-}
 
 /* The pixel byte k of example i in the generated files. */
 static unsigned char pixel(long i, long k) { return (unsigned char)(i * 31 + k * 7 + 3); }
@@ -442,6 +407,19 @@ START_TEST(freeing_mid_epoch_neither_hangs_nor_leaks)
 }
 END_TEST
 
+/* Checks the labels of part k of 3 of 10 examples labelled base + their number: MXNet's
+ * parts are [0, 3), [3, 6) and [6, 10). seen marks the examples of the parts before, so
+ * that none is in two. */
+static void check_part_of_ten(const float *labels, long n, int k, int base, int seen[10], const char *what)
+{
+	for (long i = 0; i < n; i++) {
+		int v = (int)labels[i] - base;
+		ck_assert_msg(v >= (k ? 3 * k : 0) && v < (k == 2 ? 10 : 3 * k + 3), "part %d has %s %d", k, what, v);
+		ck_assert_msg(!seen[v], "%s %d in two parts", what, v);
+		seen[v] = 1;
+	}
+}
+
 START_TEST(sharding_parts_are_disjoint_and_cover_the_whole_as_mxnet_splits)
 {
 	const long want_n[3] = {3, 3, 4};   /* MXNet: floor(10 / 3 * k) = 0, 3, 6, 10 */
@@ -456,12 +434,7 @@ START_TEST(sharding_parts_are_disjoint_and_cover_the_whole_as_mxnet_splits)
 				"4", "num_parts", "3", "part_index", index, "shuffle", "1", "silent", "1", NULL));
 		ck_assert_int_eq(iter_num_examples(it), want_n[k]);
 		ck_assert_int_eq(read_epoch(it, 0, labels, NULL), 1);
-		for (int i = 0; i < want_n[k]; i++) {
-			int v = (int)labels[i];
-			ck_assert_msg(v >= (k ? 3 * k : 0) && v < (k == 2 ? 10 : 3 * k + 3), "part %d has example %d", k, v);
-			ck_assert_msg(!seen[v], "example %d in two parts", v);
-			seen[v] = 1;
-		}
+		check_part_of_ten(labels, want_n[k], k, 0, seen, "example");
 		iter_free(it);
 	}
 	for (int i = 0; i < 10; i++)
@@ -1150,12 +1123,7 @@ START_TEST(csv_shuffle_and_parts_work_as_for_mnist)
 		ck_ok(make_csv(&it, "d.csv", "l.csv", "(3)", "4", "num_parts", "3", "part_index", index, NULL));
 		ck_assert_int_eq(iter_num_examples(it), want_n[k]);
 		ck_assert_int_eq(read_epoch(it, 0, labels, NULL), 1);
-		for (int i = 0; i < want_n[k]; i++) {
-			int v = (int)labels[i] - 100;
-			ck_assert_msg(v >= (k ? 3 * k : 0) && v < (k == 2 ? 10 : 3 * k + 3), "part %d has row %d", k, v);
-			ck_assert_msg(!seen[v], "row %d in two parts", v);
-			seen[v] = 1;
-		}
+		check_part_of_ten(labels, want_n[k], k, 100, seen, "row");
 		iter_free(it);
 	}
 	for (int i = 0; i < 10; i++)
@@ -1167,9 +1135,9 @@ END_TEST
 static const char *at_tmp(const char *want, char *buf, size_t size)
 {
 	size_t n = 0;
-	for (; *want && n + strlen(tmp_dir) + 1 < size; want++) {
+	for (; *want && n + strlen(tmpdir) + 1 < size; want++) {
 		if (*want == '@')
-			n += snprintf(buf + n, size - n, "%s", tmp_dir);
+			n += snprintf(buf + n, size - n, "%s", tmpdir);
 		else
 			buf[n++] = *want;
 	}
@@ -1286,9 +1254,9 @@ int main(void)
 	TCase *mnist = tcase_create("mnist"), *thread = tcase_create("prefetch"), *errors = tcase_create("errors");
 	TCase *synthetic = tcase_create("synthetic"), *csv = tcase_create("csv");
 	mx_log_set_level(MX_LOG_WARN);
-	tcase_add_checked_fixture(mnist, make_tmp_dir, remove_tmp_dir);
-	tcase_add_checked_fixture(thread, make_tmp_dir, remove_tmp_dir);
-	tcase_add_checked_fixture(errors, make_tmp_dir, remove_tmp_dir);
+	tcase_add_checked_fixture(mnist, make_tmpdir, remove_tmpdir);
+	tcase_add_checked_fixture(thread, make_tmpdir, remove_tmpdir);
+	tcase_add_checked_fixture(errors, make_tmpdir, remove_tmpdir);
 	tcase_set_timeout(mnist, 20);
 	tcase_set_timeout(thread, 20);
 	tcase_add_test(mnist, raw_idx_gives_pixels_over_256_and_float_labels);
@@ -1323,7 +1291,7 @@ int main(void)
 	tcase_add_test(synthetic, synthetic_needs_a_data_shape_and_checks_its_keys);
 	suite_add_tcase(s, errors);
 	suite_add_tcase(s, synthetic);
-	tcase_add_checked_fixture(csv, make_tmp_dir, remove_tmp_dir);
+	tcase_add_checked_fixture(csv, make_tmpdir, remove_tmpdir);
 	tcase_set_timeout(csv, 20);
 	tcase_add_test(csv, csv_rows_become_examples_of_data_shape_with_their_labels);
 	tcase_add_test(csv, csv_values_parse_with_strtof_around_blanks_and_crlf);

@@ -14,56 +14,6 @@
 
 #define MXDIR FIXTURES "/mxnet"
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_formats.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *tmp_path(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-	char *p = buf[k++ & 3];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	return p;
-}
-
-/* Reads a whole file; returns its bytes (free()) and size. */
-static unsigned char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-	ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	ck_assert_int_eq(fread(buf, 1, n, f), n);
-	buf[n] = 0;
-	fclose(f);
-	*size = (size_t)n;
-	return buf;
-}
-
-static void spit(const char *path, const void *data, size_t size)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fwrite(data, 1, size, f), size);
-	fclose(f);
-}
-
 static void assert_same_file(const char *a, const char *b)
 {
 	size_t na, nb;

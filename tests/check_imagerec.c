@@ -19,64 +19,6 @@
 
 #define FIXDIR FIXTURES "/imagerec"
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_imagerec.XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-}
-
-static void remove_tmpdir(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
-
-static char *tmp_path(const char *name)
-{
-	static char buf[8][512];
-	static int k;
-	char *p = buf[k++ & 7];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	return p;
-}
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-	ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	ck_assert_int_eq(fread(buf, 1, n, f), n);
-	buf[n] = 0;
-	fclose(f);
-	*size = (size_t)n;
-	return buf;
-}
-
-static void spit(const char *path, const void *data, size_t size)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fwrite(data, 1, size, f), size);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-static void spit_text(const char *path, const char *text)
-{
-	spit(path, text, strlen(text));
-}
-
 /* ---- writing .rec files ------------------------------------------------------------------ */
 
 enum item_kind { ITEM_PNG = 0, ITEM_JPEG, ITEM_NOT_IMAGE, ITEM_TRUNCATED_JPEG };
@@ -247,31 +189,29 @@ static float at(const struct epoch *e, int r, int C, int H, int W, int k, int y,
 	return e->data[(size_t)r * e->per + ((size_t)k * H + y) * W + x];
 }
 
-/* stderr into a file while the iterator runs, to check its warnings. */
-static int saved_stderr = -1;
-static char capture_file[512];
-
-static void capture_begin(void)
+/* run_epoch with stderr caught in a file, to check the iterator's warnings: *log gets
+ * what it wrote (the caller frees it); with log NULL that is dropped. */
+static struct epoch run_epoch_logged(const char *spec, int epoch, char **log)
 {
-	int fd;
-	snprintf(capture_file, sizeof capture_file, "%s/stderr.txt", tmpdir);
+	char path[600];
+	struct epoch e;
+	size_t size;
+	int fd, saved;
+	snprintf(path, sizeof path, "%s/stderr.txt", tmpdir);
 	fflush(stderr);
-	saved_stderr = dup(2);
-	fd = open(capture_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_int_ge(fd, 0);
 	dup2(fd, 2);
 	close(fd);
-}
-
-static char *capture_end(void)
-{
-	size_t size;
+	e = run_epoch(spec, epoch);
 	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	return (char *)slurp(capture_file, &size);
+	dup2(saved, 2);
+	close(saved);
+	if (log)
+		*log = (char *)slurp(path, &size);
+	return e;
 }
-
 #define SPEC_MAX 2048
 
 /* ---- crops, mirrors, normalisation, resizing ----------------------------------------------- */
@@ -688,9 +628,7 @@ START_TEST(batches_are_the_same_for_one_two_and_three_threads)
 			 "path_imgrec=%s;data_shape=(3, 20, 20);batch_size=5;shuffle=true;seed=4;rand_crop=true;"
 			 "rand_mirror=true;max_random_scale=1.2;min_random_scale=0.8;max_rotate_angle=10;brightness=0.2;"
 			 "verbose=0;preprocess_threads=%d;prefetch_buffer=%d", tmp_path("t.rec"), t + 1, t);
-		capture_begin();
-		e[t] = run_epoch(spec, 3);
-		free(capture_end());
+		e[t] = run_epoch_logged(spec, 3, NULL);
 	}
 	ck_assert_int_eq(e[0].rows, 25);
 	ck_assert_int_eq(e[0].pads[4], 3);   /* 22 good images */
@@ -821,9 +759,7 @@ START_TEST(a_corrupt_record_is_skipped_with_a_warning_and_counted)
 	items[4].kind = ITEM_TRUNCATED_JPEG;
 	write_rec(tmp_path("bad.rec"), NULL, 7, items, offsets);
 	snprintf(spec, sizeof spec, "path_imgrec=%s;data_shape=(3, 8, 8);batch_size=5;verbose=0", tmp_path("bad.rec"));
-	capture_begin();
-	e = run_epoch(spec, 0);
-	log = capture_end();
+	e = run_epoch_logged(spec, 0, &log);
 	ck_assert_int_eq(e.batches, 1);
 	ck_assert_int_eq(e.pads[0], 0);
 	{
@@ -886,9 +822,7 @@ START_TEST(a_damaged_record_header_is_skipped_with_an_index_and_with_a_scan)
 	free(bytes);
 	snprintf(spec, sizeof spec, "path_imgrec=%s;path_imgidx=%s;data_shape=(3, 8, 8);batch_size=4;verbose=0",
 		 tmp_path("hd.rec"), tmp_path("hd.idx"));
-	capture_begin();
-	e = run_epoch(spec, 0);
-	log = capture_end();
+	e = run_epoch_logged(spec, 0, &log);
 	ck_assert_int_eq(e.rows, 4);
 	ck_assert_float_eq(e.label[1], 2);
 	snprintf(want, sizeof want, "hd.rec: byte %lld", offsets[1]);
@@ -899,9 +833,7 @@ START_TEST(a_damaged_record_header_is_skipped_with_an_index_and_with_a_scan)
 	/* no index: the scan resynchronises (recordio's warning) and the record is gone */
 	ck_assert_int_eq(unlink(tmp_path("hd.idx")), 0);
 	snprintf(spec, sizeof spec, "path_imgrec=%s;data_shape=(3, 8, 8);batch_size=4;verbose=0", tmp_path("hd.rec"));
-	capture_begin();
-	e = run_epoch(spec, 0);
-	log = capture_end();
+	e = run_epoch_logged(spec, 0, &log);
 	ck_assert_int_eq(e.rows, 4);
 	ck_assert_int_eq(e.pads[0], 0);
 	ck_assert_float_eq(e.label[1], 2);
@@ -933,9 +865,7 @@ START_TEST(an_index_beside_the_rec_that_does_not_fit_it_is_ignored_with_a_warnin
 	snprintf(spec, sizeof spec, "path_imgrec=%s;data_shape=(3, 8, 8);batch_size=3;verbose=0", tmp_path("p.rec"));
 	/* an offset past the end */
 	spit_text(tmp_path("p.idx"), "0\t0\n1\t4000000\n");
-	capture_begin();
-	e = run_epoch(spec, 0);
-	log = capture_end();
+	e = run_epoch_logged(spec, 0, &log);
 	ck_assert_int_eq(e.rows, 3);
 	ck_assert_float_eq(e.label[2], 2);
 	ck_assert_msg(strstr(log, "p.idx:2: offset 4000000 is at or past the end") != NULL, "%s", log);
@@ -945,9 +875,7 @@ START_TEST(an_index_beside_the_rec_that_does_not_fit_it_is_ignored_with_a_warnin
 
 	/* stale: the index of a shorter file with the same name */
 	write_simple(tmp_path("q.rec"), tmp_path("p.idx"), 2, 8, 8);
-	capture_begin();
-	e = run_epoch(spec, 0);
-	log = capture_end();
+	e = run_epoch_logged(spec, 0, &log);
 	ck_assert_int_eq(e.rows, 3);
 	ck_assert_float_eq(e.label[2], 2);
 	ck_assert_msg(strstr(log, "p.idx: its last record (byte ") != NULL, "%s", log);
@@ -1139,7 +1067,10 @@ int main(void)
 	TCase *mxnet = tcase_create("mxnet");
 	int rc;
 	mx_log_set_level(MX_LOG_WARN);
-	make_tmpdir();
+	if (tmpdir_create()) {   /* one folder for all the tests; no test is running to fail */
+		perror("mkdtemp");
+		return 1;
+	}
 	tcase_set_timeout(keys, 30);
 	tcase_set_timeout(order, 30);
 	tcase_add_test(keys, center_crop_takes_the_middle_of_the_image);
@@ -1178,6 +1109,7 @@ int main(void)
 	suite_add_tcase(s, faults);
 	suite_add_tcase(s, mxnet);
 	rc = run_suite(s);
-	remove_tmpdir();
+	if (tmpdir_remove())
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
 	return rc;
 }

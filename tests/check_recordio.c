@@ -18,61 +18,6 @@
 
 static const unsigned char MAGIC[4] = {0x0a, 0x23, 0xd7, 0xce};
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_recordio.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *tmp_path(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-	char *p = buf[k++ & 3];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	return p;
-}
-
-static int exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-	ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n + 1);
-	ck_assert_int_eq(fread(buf, 1, n, f), n);
-	buf[n] = 0;
-	fclose(f);
-	*size = (size_t)n;
-	return buf;
-}
-
-static void spit(const char *path, const void *data, size_t size)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fwrite(data, 1, size, f), size);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(void)
 {
@@ -117,6 +62,14 @@ static struct recset make_recset(int n, size_t max_len)
 		s.data[i] = random_payload(len, i % 3 == 0 ? 1 + (int)(rnd() % 4) : 0);
 	}
 	return s;
+}
+
+/* Makes data (len bytes, malloc'd; the set owns it) record i's payload. */
+static void set_payload(struct recset *s, int i, unsigned char *data, size_t len)
+{
+	free(s->data[i]);
+	s->data[i] = data;
+	s->len[i] = len;
 }
 
 static void free_recset(struct recset *s)
@@ -285,12 +238,12 @@ START_TEST(test_payloads_full_of_magic_round_trip_and_every_aligned_magic_in_the
 	unsigned char *m = malloc(4000);
 	for (int i = 0; i < 1000; i++)
 		memcpy(m + 4 * i, MAGIC, 4);
-	free(s.data[1]), s.data[1] = random_payload(4, 0), s.len[1] = 4;
+	set_payload(&s, 1, random_payload(4, 0), 4);
 	memcpy(s.data[1], MAGIC, 4);
-	free(s.data[2]), s.data[2] = m, s.len[2] = 4000;
-	free(s.data[3]), s.data[3] = random_payload(7, 0), s.len[3] = 7;
+	set_payload(&s, 2, m, 4000);
+	set_payload(&s, 3, random_payload(7, 0), 7);
 	memcpy(s.data[3], MAGIC, 4);
-	free(s.data[4]), s.data[4] = random_payload(12, 0), s.len[4] = 12;
+	set_payload(&s, 4, random_payload(12, 0), 12);
 	memcpy(s.data[4] + 8, MAGIC, 4);
 	write_recset(tmp_path("m.rec"), &s);
 	size_t size;
@@ -446,9 +399,7 @@ END_TEST
 START_TEST(test_a_record_longer_than_a_part_is_read_whole_by_the_part_holding_its_head)
 {
 	struct recset s = make_recset(3, 10);
-	free(s.data[1]);
-	s.len[1] = 100000;
-	s.data[1] = random_payload(s.len[1], 40);
+	set_payload(&s, 1, random_payload(100000, 40), 100000);
 	write_recset(tmp_path("l.rec"), &s);
 	int counts[5] = {0}, total = 0;
 	for (int k = 0; k < 5; k++) {
@@ -640,9 +591,7 @@ END_TEST
 START_TEST(test_read_at_a_non_head_offset_is_an_error_naming_file_and_offset)
 {
 	struct recset s = make_recset(4, 20);
-	free(s.data[1]);
-	s.len[1] = 10;
-	s.data[1] = (unsigned char *)strdup("ABCD\x0a\x23\xd7\xce" "EF");
+	set_payload(&s, 1, (unsigned char *)strdup("ABCD\x0a\x23\xd7\xce" "EF"), 10);
 	write_recset(tmp_path("q.rec"), &s);
 	struct recordio_reader *r;
 	unsigned char *buf = NULL;

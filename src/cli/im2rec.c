@@ -14,6 +14,7 @@
 
 #include "data/image.h"
 #include "data/recordio.h"
+#include "fileio.h"
 #include "mxtrain.h"
 #include "param.h"
 
@@ -528,6 +529,41 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Reads the entries of d but "." and "..", sorted by strcmp, into *names (*n of them; the
+ * caller frees them with free_names, also after an error). The caller closes d. Returns
+ * MX_OK or MX_ERR_NOMEM. */
+static int read_folder_names(DIR *d, char ***names, size_t *n)
+{
+	size_t cap = 0;
+	struct dirent *e;
+
+	*names = NULL;
+	*n = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (*n == cap) {
+			char **grown = realloc(*names, (cap = cap ? 2 * cap : 64) * sizeof *grown);
+			if (!grown)
+				return mx_error(MX_ERR_NOMEM, "out of memory");
+			*names = grown;
+		}
+		if (!((*names)[*n] = strdup(e->d_name)))
+			return mx_error(MX_ERR_NOMEM, "out of memory");
+		++*n;
+	}
+	if (*n > 1)
+		qsort(*names, *n, sizeof **names, compare_names);
+	return MX_OK;
+}
+
 static int wants_extension(const struct im2rec_options *o, const char *name)
 {
 	char ext[64];
@@ -551,10 +587,9 @@ static int walk_folder(struct walker *w, const char *rel)
 {
 	char *dir = rel[0] ? path_join(w->root, rel) : strdup(w->root);
 	char **names = NULL, **subdirs = NULL;
-	size_t n = 0, cap = 0, n_sub = 0;
+	size_t n = 0, n_sub = 0;
 	int label = -1, rc = MX_OK;
 	DIR *d;
-	struct dirent *e;
 
 	if (!dir)
 		return mx_error(MX_ERR_NOMEM, "out of memory");
@@ -566,28 +601,10 @@ static int walk_folder(struct walker *w, const char *rel)
 		free(dir);
 		return rc;
 	}
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (n == cap) {
-			char **grown = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names);
-			if (!grown) {
-				rc = mx_error(MX_ERR_NOMEM, "out of memory");
-				break;
-			}
-			names = grown;
-		}
-		if (!(names[n++] = strdup(e->d_name))) {
-			n--;
-			rc = mx_error(MX_ERR_NOMEM, "out of memory");
-			break;
-		}
-	}
+	rc = read_folder_names(d, &names, &n);
 	closedir(d);
 	if (rc)
 		goto done;
-	if (n > 1)
-		qsort(names, n, sizeof *names, compare_names);
 	if (!(subdirs = calloc(n + 1, sizeof *subdirs))) {
 		rc = mx_error(MX_ERR_NOMEM, "out of memory");
 		goto done;
@@ -685,9 +702,7 @@ static int walk_folder(struct walker *w, const char *rel)
 		free(full);
 	}
 done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free_names(names, n);
 	free(subdirs);
 	free(dir);
 	return rc;
@@ -696,28 +711,14 @@ done:
 /* Writes entries [from, to) as .lst lines to path (through path.tmp and a rename). */
 static int write_list(const char *path, const struct list_entry *entries, long from, long to)
 {
-	char *tmp = malloc(strlen(path) + 5);
-	FILE *f;
-	int rc = MX_OK;
-	if (!tmp)
-		return mx_error(MX_ERR_NOMEM, "out of memory");
-	sprintf(tmp, "%s.tmp", path);
-	if (!(f = fopen(tmp, "w"))) {
-		rc = mx_error(MX_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-		free(tmp);
+	struct file_writer w;
+	int rc;
+	if ((rc = file_writer_open(&w, path, "w")))
 		return rc;
-	}
 	for (long i = from; i < to; i++)
-		fprintf(f, "%ld\t%f\t%s\n", entries[i].index, (double)entries[i].label, entries[i].path);
-	if (ferror(f) | fclose(f))
-		rc = mx_error(MX_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-	else if (rename(tmp, path))
-		rc = mx_error(MX_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-	if (rc)
-		unlink(tmp);
-	else
+		fprintf(w.f, "%ld\t%f\t%s\n", entries[i].index, (double)entries[i].label, entries[i].path);
+	if (!(rc = file_writer_commit(&w)))
 		mx_info("wrote %s: %ld image%s", path, to - from, to - from == 1 ? "" : "s");
-	free(tmp);
 	return rc;
 }
 
@@ -1263,10 +1264,9 @@ static int pack_lists(const struct im2rec_options *o)
 {
 	char *prefix = absolute_path(o->prefix), *dir = NULL, *shown_dir = NULL;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, kept = 0;
 	int rc = MX_OK;
 	DIR *d;
-	struct dirent *e;
 
 	if (!prefix)
 		return mx_error(MX_ERR_IO, "cannot make %s absolute: %s", o->prefix, strerror(errno));
@@ -1298,31 +1298,27 @@ static int pack_lists(const struct im2rec_options *o)
 		rc = mx_error(MX_ERR_IO, "cannot read the folder %s: %s", dir, strerror(errno));
 		goto done;
 	}
-	while ((e = readdir(d)) && !rc) {
-		char *full = path_join(dir, e->d_name);
-		size_t len = strlen(e->d_name);
-		struct stat st;
-		if (full && !strncmp(full, prefix, strlen(prefix)) && len >= 4 && !strcmp(e->d_name + len - 4, ".lst") &&
-		    !stat(full, &st) && S_ISREG(st.st_mode)) {
-			char **grown = n == cap ? realloc(names, (cap = cap ? 2 * cap : 16) * sizeof *names) : names;
-			if (!grown || !(grown[n] = strdup(e->d_name)))
-				rc = mx_error(MX_ERR_NOMEM, "out of memory");
-			else
-				n++;
-			if (grown)
-				names = grown;
-		}
-		free(full);
-	}
+	rc = read_folder_names(d, &names, &n);
 	closedir(d);
 	if (rc)
 		goto done;
+	for (size_t i = 0; i < n; i++) {   /* keep the regular files prefix*.lst */
+		char *full = path_join(dir, names[i]);
+		size_t len = strlen(names[i]);
+		struct stat st;
+		if (full && !strncmp(full, prefix, strlen(prefix)) && len >= 4 && !strcmp(names[i] + len - 4, ".lst") &&
+		    !stat(full, &st) && S_ISREG(st.st_mode))
+			names[kept++] = names[i];
+		else
+			free(names[i]);
+		free(full);
+	}
+	n = kept;
 	if (!n) {
 		rc = mx_error(MX_ERR_IO, "no list %s*.lst found (make one with im2rec --list %s %s)", o->prefix,
 			      o->prefix, o->root);
 		goto done;
 	}
-	qsort(names, n, sizeof *names, compare_names);
 	for (size_t i = 0; i < n && !rc; i++) {
 		char *list = path_join(shown_dir, names[i]);
 		char *stem = list ? strdup(list) : NULL, *rec = NULL, *idx = NULL;
@@ -1344,9 +1340,7 @@ static int pack_lists(const struct im2rec_options *o)
 		free(idx);
 	}
 done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free_names(names, n);
 	free(prefix);
 	free(dir);
 	free(shown_dir);

@@ -10,6 +10,7 @@
 #include "data/iter.h"
 #include "engine/engine.h"
 #include "engine/threadpool.h"
+#include "fileio.h"
 #include "log.h"
 #include "mxtrain.h"
 #include "net/checkpoint.h"
@@ -46,14 +47,15 @@ static int newest_params(const char *model)
 
 static int predict(const struct predict_options *o)
 {
-	char path[1200], tmp[1300];
+	char path[1200];
 	struct graph *full = NULL, *g = NULL;
 	struct engine *eng = NULL;
 	struct data_iter *it = NULL;
 	struct executor *ex = NULL;
 	struct mx_rng rng;
 	struct mx_threadpool *pool = NULL;
-	FILE *out = stdout;
+	FILE *out = stdout;   /* or output.f */
+	struct file_writer output = {0};
 	const char *keys[8], *values[8];
 	char bs[32];
 	int n = 0, rc, epoch = o->epoch, labels[4], n_labels;
@@ -100,11 +102,9 @@ static int predict(const struct predict_options *o)
 	if ((rc = checkpoint_load_params(path, g, ex)))
 		goto done;
 	if (o->output) {
-		snprintf(tmp, sizeof tmp, "%s.tmp", o->output);
-		if (!(out = fopen(tmp, "w"))) {
-			rc = mx_error(MX_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		if ((rc = file_writer_open(&output, o->output, "w")))
 			goto done;
-		}
+		out = output.f;
 	}
 	{
 		struct mx_tensor *prob = executor_output(ex, 0);
@@ -155,24 +155,13 @@ static int predict(const struct predict_options *o)
 		rc = MX_OK;
 	}
 	if (o->output) {
-		if (fflush(out) || fsync(fileno(out)) || fclose(out)) {
-			out = stdout;
-			rc = mx_error(MX_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		if ((rc = file_writer_commit(&output)))
 			goto done;
-		}
-		out = stdout;
-		if (rename(tmp, o->output)) {
-			rc = mx_error(MX_ERR_IO, "cannot rename %s to %s: %s", tmp, o->output, strerror(errno));
-			goto done;
-		}
 	}
 	if (o->label)
 		printf("accuracy=%f\n", total ? (double)correct / total : 0.0);
 done:
-	if (out != stdout) {
-		fclose(out);
-		unlink(tmp);
-	}
+	file_writer_abort(&output);
 	executor_free(ex);
 	iter_free(it);
 	if (eng)

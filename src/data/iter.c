@@ -1,5 +1,6 @@
-/* iter.c: iterator creation from key/value text, and the prefetch thread that decodes the
- * next batches while the trainer computes.
+/* iter.c: iterator creation from key/value text, the prefetch thread that decodes the
+ * next batches while the trainer computes, and what every kind does the same way (the
+ * epoch's order, parts, pads and batch shapes).
  *
  * Keys. Every kind gets the generic keys of `common_params` below (prefetch_buffer) on
  * top of its own table; a key is looked up in the generic table first, then in the kind's.
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "rng.h"
 
 #define ITER_MSG_MAX 1024
 
@@ -421,4 +423,48 @@ int iter_create(const char *kind, const char *const *keys, const char *const *va
 	else
 		mx_error(MX_ERR_INVALID, "unknown iter \"%s\"", kind);
 	return place_error(MX_ERR_INVALID, origin, section);
+}
+
+/* ---- for the kinds ------------------------------------------------------------------- */
+
+uint64_t iter_epoch_key(int seed, int epoch)
+{
+	return (uint64_t)(uint32_t)seed << 32 | (uint32_t)epoch;
+}
+
+void iter_epoch_order(int64_t *order, int64_t n, int shuffle, int seed, int epoch)
+{
+	for (int64_t i = 0; i < n; i++)
+		order[i] = i;
+	if (shuffle) {
+		struct mx_rng rng;
+		rng_seed(&rng, iter_epoch_key(seed, epoch));
+		rng_shuffle(&rng, order, n);
+	}
+}
+
+int iter_check_part(int part_index, int num_parts)
+{
+	if (part_index >= num_parts)
+		return mx_error(MX_ERR_INVALID, "part_index = %d must be < num_parts = %d", part_index, num_parts);
+	return MX_OK;
+}
+
+void iter_part_range(int64_t count, int num_parts, int k, int64_t *start, int64_t *end)
+{
+	*start = (int64_t)((double)count / num_parts * k);
+	*end = (int64_t)((double)count / num_parts * (k + 1));
+}
+
+int iter_batch_pad(int64_t pos, int64_t batch_size, int64_t n)
+{
+	return pos + batch_size > n ? (int)(pos + batch_size - n) : 0;
+}
+
+struct mx_shape iter_batch_shape(int64_t batch_size, const struct mx_shape *example)
+{
+	struct mx_shape s = {.ndim = example->ndim + 1, .dim = {batch_size}};
+	for (int d = 0; d < example->ndim; d++)
+		s.dim[d + 1] = example->dim[d];
+	return s;
 }

@@ -68,4 +68,25 @@ extern const struct iter_kind iter_synthetic;
 extern const struct iter_kind iter_csv;
 extern const struct iter_kind iter_imagerec;
 
+/* ---- for the kinds: what every kind does the same way ---- */
+
+/* The key of one epoch's randomness: seed << 32 | epoch, one stream per (seed, epoch)
+ * pair, nothing carried over from earlier epochs. */
+uint64_t iter_epoch_key(int seed, int epoch);
+/* Fills order[0, n) with the epoch's order of the examples: 0, 1, ..., n - 1, or with
+ * shuffle a Fisher-Yates permutation of it under xoshiro seeded with
+ * iter_epoch_key(seed, epoch). The order depends on nothing else. Cannot fail. */
+void iter_epoch_order(int64_t *order, int64_t n, int shuffle, int seed, int epoch);
+/* MX_OK, or MX_ERR_INVALID "part_index = K must be < num_parts = N". */
+int iter_check_part(int part_index, int num_parts);
+/* Examples [*start, *end) of count make up part k of num_parts, computed as MXNet's
+ * MNISTIter GetPart does (double arithmetic, count / num_parts * k), so parts equal
+ * MXNet's to the example. A part may be empty. */
+void iter_part_range(int64_t count, int num_parts, int k, int64_t *start, int64_t *end);
+/* The filler rows of a batch of batch_size rows from position pos of an epoch of n
+ * examples: the rows past the end (0 when the batch fits). */
+int iter_batch_pad(int64_t pos, int64_t batch_size, int64_t n);
+/* The batch shape of examples shaped `example`: (batch_size, example...). */
+struct mx_shape iter_batch_shape(int64_t batch_size, const struct mx_shape *example);
+
 #endif

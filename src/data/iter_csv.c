@@ -23,20 +23,18 @@
  * (MXNet's round_batch instead carries the overflow into the next epoch, and without it
  * leaves the previous batch's rows in place.) */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "data/iter.h"
 #include "error.h"
+#include "fileio.h"
 #include "log.h"
-#include "rng.h"
 
 #define CSV_PATH_MAX 1024
 #define CSV_CHUNK (1 << 16)
@@ -108,30 +106,13 @@ struct csv_reader {
 	long line_no;     /* 1-based number of the current line */
 };
 
-/* zlib's message for the last error, without the "<fd:3>: " that gzdopen puts in front. */
-static const char *gz_reason(gzFile gz)
-{
-	int errnum;
-	const char *why = gzerror(gz, &errnum), *sep;
-	if (errnum == Z_ERRNO)
-		return strerror(errno);
-	if (!strncmp(why, "<fd:", 4) && (sep = strstr(why, ">: ")))
-		return sep + 3;
-	return why;
-}
-
 static int reader_open(struct csv_reader *r, const char *path)
 {
-	int fd;
+	int rc;
 	memset(r, 0, sizeof *r);
 	r->path = path;
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return mx_error(MX_ERR_IO, "%s: %s", path, strerror(errno));
-	if (!(r->gz = gzdopen(fd, "rb"))) {
-		close(fd);
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory for the gzip reader", path);
-	}
-	gzbuffer(r->gz, 1 << 17);
+	if ((rc = file_gz_open(path, &r->gz)))
+		return rc;
 	if (!(r->chunk = malloc(CSV_CHUNK)))
 		return mx_error(MX_ERR_NOMEM, "%s: out of memory", path);
 	return MX_OK;
@@ -186,7 +167,7 @@ static int reader_next(struct csv_reader *r)
 						strerror(errno));
 			if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END))
 				return mx_error(MX_ERR_FORMAT, "%s: bad gzip data after line %ld: %s", r->path, r->line_no,
-						gz_reason(r->gz));
+						file_gz_reason(r->gz));
 			if (got == 0) {
 				r->eof = 1;
 				break;
@@ -342,14 +323,6 @@ static void keep_rows(struct csv_table *t, int64_t start, int64_t end)
 		t->values = smaller;
 }
 
-/* The contiguous share of part k of num_parts, as the mnist iterator (and MNISTIter)
- * computes it: double arithmetic, count / N * k. */
-static void part_range(int64_t count, int num_parts, int k, int64_t *start, int64_t *end)
-{
-	*start = (int64_t)((double)count / num_parts * k);
-	*end = (int64_t)((double)count / num_parts * (k + 1));
-}
-
 /* The number of values one example's shape holds, or an error naming the key. */
 static int shape_values(const char *key, const struct mx_shape *s, int64_t *count)
 {
@@ -394,10 +367,8 @@ static int csv_open(const void *param, void **impl)
 	if (!c)
 		return mx_error(MX_ERR_NOMEM, "out of memory");
 	c->param = *p;
-	if (p->part_index >= p->num_parts) {
-		rc = mx_error(MX_ERR_INVALID, "part_index = %d must be < num_parts = %d", p->part_index, p->num_parts);
+	if ((rc = iter_check_part(p->part_index, p->num_parts)))
 		goto fail;
-	}
 	if ((rc = shape_values("data_shape", &p->data_shape, &width)) ||
 	    (rc = shape_values("label_shape", &p->label_shape, &c->label_width)))
 		goto fail;
@@ -412,7 +383,7 @@ static int csv_open(const void *param, void **impl)
 			goto fail;
 		}
 	}
-	part_range(c->data.rows, p->num_parts, p->part_index, &start, &end);
+	iter_part_range(c->data.rows, p->num_parts, p->part_index, &start, &end);
 	if (end <= start) {
 		rc = mx_error(MX_ERR_INVALID, "part %d of %d of %s is empty (%lld rows)", p->part_index, p->num_parts,
 			      p->data_csv, (long long)c->data.rows);
@@ -425,8 +396,6 @@ static int csv_open(const void *param, void **impl)
 		rc = mx_error(MX_ERR_NOMEM, "out of memory for %lld indices", (long long)c->n);
 		goto fail;
 	}
-	for (int64_t i = 0; i < c->n; i++)
-		c->order[i] = i;
 	c->pos = c->n;   /* no epoch until reset */
 	mx_debug("CSVIter: load %lld rows (part %d of %d) of %lld values from %s (%.1f MB as float), shuffle=%d",
 		 (long long)c->n, p->part_index, p->num_parts, (long long)width, p->data_csv,
@@ -443,33 +412,18 @@ static void csv_shapes(void *impl, struct mx_shape *data, struct mx_shape *label
 	const struct csv_iter *c = impl;
 	const struct mx_shape *ds = &c->param.data_shape, *ls = &c->param.label_shape;
 	int64_t b = c->param.batch_size;
-	data->ndim = ds->ndim + 1;
-	data->dim[0] = b;
-	for (int d = 0; d < ds->ndim; d++)
-		data->dim[d + 1] = ds->dim[d];
+	*data = iter_batch_shape(b, ds);
 	/* As CSVIter: the default label_shape (1,) gives one label per example, (batch). */
-	if (ls->ndim == 1 && ls->dim[0] == 1) {
+	if (ls->ndim == 1 && ls->dim[0] == 1)
 		*label = shape_make(1, b);
-		return;
-	}
-	label->ndim = ls->ndim + 1;
-	label->dim[0] = b;
-	for (int d = 0; d < ls->ndim; d++)
-		label->dim[d + 1] = ls->dim[d];
+	else
+		*label = iter_batch_shape(b, ls);
 }
 
-/* The order of epoch e is the identity, or a Fisher-Yates shuffle of it under xoshiro
- * seeded with (seed << 32 | e), as the mnist iterator does. */
 static int csv_reset(void *impl, int epoch)
 {
 	struct csv_iter *c = impl;
-	for (int64_t i = 0; i < c->n; i++)
-		c->order[i] = i;
-	if (c->param.shuffle) {
-		struct mx_rng rng;
-		rng_seed(&rng, (uint64_t)(uint32_t)c->param.seed << 32 | (uint32_t)epoch);
-		rng_shuffle(&rng, c->order, c->n);
-	}
+	iter_epoch_order(c->order, c->n, c->param.shuffle, c->param.seed, epoch);
 	c->pos = 0;
 	return MX_OK;
 }
@@ -496,7 +450,7 @@ static int csv_next(void *impl, struct mx_tensor *data, struct mx_tensor *label,
 		else
 			memset(y + r * lw, 0, lw * sizeof(float));
 	}
-	*pad = c->pos + b > c->n ? (int)(c->pos + b - c->n) : 0;
+	*pad = iter_batch_pad(c->pos, b, c->n);
 	c->pos += b;
 	return MX_OK;
 }

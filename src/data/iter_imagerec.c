@@ -657,6 +657,19 @@ struct view {
 	int x, y;
 };
 
+/* The top-left corner of a crop that leaves slack_x columns and slack_y rows out: random
+ * (y drawn first, as MXNet) or centred. */
+static void crop_origin(int rand_crop, struct mx_rng *rng, int slack_x, int slack_y, int *x, int *y)
+{
+	if (rand_crop) {
+		*y = uniform_int(rng, 0, slack_y);
+		*x = uniform_int(rng, 0, slack_x);
+	} else {
+		*y = slack_y / 2;
+		*x = slack_x / 2;
+	}
+}
+
 #define SWAP_IMG(a, b) do { struct image *t_ = (a); (a) = (b); (b) = t_; } while (0)
 
 /* aug_default's Process(), step for step. cur is the decoded image, spare/spare2 are free
@@ -764,15 +777,7 @@ static int augment(const struct imagerec_iter *it, struct image **cur, struct im
 			return mx_error(MX_ERR_INVALID, "the image is %dx%d, smaller than max_crop_size = %d", cols, rows,
 					p->max_crop_size);
 		size = uniform_int(rng, p->min_crop_size, p->max_crop_size);
-		y = rows - size;
-		x = cols - size;
-		if (p->rand_crop) {
-			y = uniform_int(rng, 0, y);
-			x = uniform_int(rng, 0, x);
-		} else {
-			y /= 2;
-			x /= 2;
-		}
+		crop_origin(p->rand_crop, rng, cols - size, rows - size, &x, &y);
 		interp = pick_interp(p->inter_method, size, size, W, H, rng);
 		if ((rc = image_crop(*cur, x, y, size, size, *spare)) || (rc = image_resize(*spare, W, H, interp, *spare2)))
 			return rc;
@@ -804,15 +809,7 @@ static int augment(const struct imagerec_iter *it, struct image **cur, struct im
 		if (rows < H || cols < W)
 			return mx_error(MX_ERR_INVALID, "the image is %dx%d after scaling up, smaller than data_shape %dx%d",
 					cols, rows, W, H);
-		y = rows - H;
-		x = cols - W;
-		if (p->rand_crop) {
-			y = uniform_int(rng, 0, y);
-			x = uniform_int(rng, 0, x);
-		} else {
-			y /= 2;
-			x /= 2;
-		}
+		crop_origin(p->rand_crop, rng, cols - W, rows - H, &x, &y);
 		if (p->brightness > 0 || p->contrast > 0 || p->saturation > 0 || p->random_h || p->random_s ||
 		    p->random_l || p->pca_noise > 0) {
 			/* the colour steps below work on the crop alone, as MXNet's do */
@@ -1046,6 +1043,7 @@ static int check_param(const struct imagerec_param *p)
 {
 	const struct mx_shape *s = &p->data_shape;
 	char text[64];
+	int rc;
 	if (s->ndim != 3)
 		return mx_error(MX_ERR_INVALID, "data_shape = %s must have 3 dimensions (channels, height, width), e.g. (3, 224, 224)",
 				shape_str(s, text, sizeof text));
@@ -1055,8 +1053,8 @@ static int check_param(const struct imagerec_param *p)
 	if (s->dim[1] > 1 << 15 || s->dim[2] > 1 << 15)
 		return mx_error(MX_ERR_INVALID, "data_shape = %s: height and width must be at most 32768",
 				shape_str(s, text, sizeof text));
-	if (p->part_index >= p->num_parts)
-		return mx_error(MX_ERR_INVALID, "part_index = %d must be < num_parts = %d", p->part_index, p->num_parts);
+	if ((rc = iter_check_part(p->part_index, p->num_parts)))
+		return rc;
 	if (p->resize == 0)
 		return mx_error(MX_ERR_INVALID, "resize = 0: give the shorter side's new size, or -1 for none");
 	if (p->inter_method == 4)
@@ -1162,8 +1160,6 @@ static int imagerec_open(const void *param, void **impl)
 		rc = mx_error(MX_ERR_NOMEM, "cannot start %d decode threads", it->n_threads);
 		goto fail;
 	}
-	for (int64_t i = 0; i < it->n; i++)
-		it->order[i] = i;
 	it->pos = it->n;   /* no epoch until reset */
 	it->reported = 1;
 	if (p->verbose) {
@@ -1192,21 +1188,13 @@ static void imagerec_shapes(void *impl, struct mx_shape *data, struct mx_shape *
 		*label = shape_make(2, b, (int64_t)it->param.label_width);
 }
 
-/* The order of epoch e is the file order, or a Fisher-Yates shuffle under xoshiro seeded
- * with (seed << 32 | e), as iter_mnist's; the augmentations use another key from the same
- * pair. */
+/* The order of epoch e is iter_epoch_order's, as every kind's; the augmentations use
+ * another key from the same (seed, epoch) pair. */
 static int imagerec_reset(void *impl, int epoch)
 {
 	struct imagerec_iter *it = impl;
-	uint64_t key = (uint64_t)(uint32_t)it->param.seed << 32 | (uint32_t)epoch;
-	for (int64_t i = 0; i < it->n; i++)
-		it->order[i] = i;
-	if (it->param.shuffle) {
-		struct mx_rng rng;
-		rng_seed(&rng, key);
-		rng_shuffle(&rng, it->order, it->n);
-	}
-	it->aug_key = mix64(key ^ 0x696d616765726563ULL);   /* "imagerec" */
+	iter_epoch_order(it->order, it->n, it->param.shuffle, it->param.seed, epoch);
+	it->aug_key = mix64(iter_epoch_key(it->param.seed, epoch) ^ 0x696d616765726563ULL);   /* "imagerec" */
 	it->epoch = epoch;
 	it->pos = 0;
 	it->skipped = 0;

@@ -8,19 +8,17 @@
  * function of (seed, epoch); and the last partial batch is kept, filled by wrapping to the
  * start of the epoch's order, with pad = the number of filler rows (MNISTIter drops it). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "data/iter.h"
 #include "error.h"
+#include "fileio.h"
 #include "log.h"
-#include "rng.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u   /* unsigned bytes, 3 dims */
 #define IDX_LABELS_MAGIC 0x00000801u   /* unsigned bytes, 1 dim */
@@ -77,18 +75,6 @@ static uint32_t read_be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* zlib's message for the last error, without the "<fd:3>: " that gzdopen puts in front. */
-static const char *gz_reason(gzFile gz)
-{
-	int errnum;
-	const char *why = gzerror(gz, &errnum), *sep;
-	if (errnum == Z_ERRNO)
-		return strerror(errno);
-	if (!strncmp(why, "<fd:", 4) && (sep = strstr(why, ">: ")))
-		return sep + 3;
-	return why;
-}
-
 /* Reads a whole file, gzip-compressed or not, into a new buffer (*bytes, freed by the
  * caller). *compressed tells which, so messages can say which byte offsets they mean.
  * Returns MX_OK, MX_ERR_IO naming the file and the reason, or MX_ERR_FORMAT for a damaged
@@ -98,17 +84,11 @@ static int read_whole_file(const char *path, unsigned char **bytes, size_t *size
 	unsigned char *buf = NULL;
 	size_t len = 0, cap = 1 << 16;
 	gzFile gz;
-	int fd = open(path, O_RDONLY), rc = MX_OK;
+	int rc;
 
 	*bytes = NULL;
-	if (fd < 0)
-		return mx_error(MX_ERR_IO, "%s: %s", path, strerror(errno));
-	gz = gzdopen(fd, "rb");
-	if (!gz) {
-		close(fd);
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory for the gzip reader", path);
-	}
-	gzbuffer(gz, 1 << 17);
+	if ((rc = file_gz_open(path, &gz)))
+		return rc;
 	for (;;) {
 		int got, errnum;
 		if (!buf || len == cap) {
@@ -134,7 +114,7 @@ static int read_whole_file(const char *path, unsigned char **bytes, size_t *size
 		}
 		if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
 			rc = mx_error(MX_ERR_FORMAT, "%s: bad gzip data after byte %zu (uncompressed): %s", path, len,
-				      gz_reason(gz));
+				      file_gz_reason(gz));
 			goto done;
 		}
 		break;
@@ -210,14 +190,6 @@ static void mnist_close(void *impl)
 	free(m);
 }
 
-/* The contiguous share of part k of num_parts, computed as MNISTIter's GetPart does
- * (double arithmetic, count / N * k), so parts equal MXNet's to the example. */
-static void part_range(int64_t count, int num_parts, int k, int64_t *start, int64_t *end)
-{
-	*start = (int64_t)((double)count / num_parts * k);
-	*end = (int64_t)((double)count / num_parts * (k + 1));
-}
-
 static void mnist_shapes(void *impl, struct mx_shape *data, struct mx_shape *label);
 
 static int mnist_open(const void *param, void **impl)
@@ -233,10 +205,8 @@ static int mnist_open(const void *param, void **impl)
 	if (!m)
 		return mx_error(MX_ERR_NOMEM, "out of memory");
 	m->param = *p;
-	if (p->part_index >= p->num_parts) {
-		rc = mx_error(MX_ERR_INVALID, "part_index = %d must be < num_parts = %d", p->part_index, p->num_parts);
+	if ((rc = iter_check_part(p->part_index, p->num_parts)))
 		goto fail;
-	}
 	if ((rc = read_whole_file(p->image, &m->image_file, &image_size, &compressed)) ||
 	    (rc = check_idx(p->image, m->image_file, image_size, compressed, IDX_IMAGES_MAGIC, 3, image_dims)))
 		goto fail;
@@ -258,7 +228,7 @@ static int mnist_open(const void *param, void **impl)
 	}
 	m->rows = (int)image_dims[1];
 	m->cols = (int)image_dims[2];
-	part_range(image_dims[0], p->num_parts, p->part_index, &start, &end);
+	iter_part_range(image_dims[0], p->num_parts, p->part_index, &start, &end);
 	m->n = end - start;
 	if (m->n <= 0) {
 		rc = mx_error(MX_ERR_INVALID, "part %d of %d of %s is empty (%u examples)", p->part_index, p->num_parts,
@@ -272,8 +242,6 @@ static int mnist_open(const void *param, void **impl)
 		rc = mx_error(MX_ERR_NOMEM, "out of memory for %lld indices", (long long)m->n);
 		goto fail;
 	}
-	for (int64_t i = 0; i < m->n; i++)
-		m->order[i] = i;
 	m->pos = m->n;   /* no epoch until reset */
 	if (!p->silent) {
 		struct mx_shape data, label;
@@ -300,18 +268,10 @@ static void mnist_shapes(void *impl, struct mx_shape *data, struct mx_shape *lab
 	*label = shape_make(1, b);
 }
 
-/* The order of epoch e is the identity, or a Fisher-Yates shuffle of it under xoshiro
- * seeded with (seed << 32 | e): one stream per (seed, epoch) pair, nothing carried over. */
 static int mnist_reset(void *impl, int epoch)
 {
 	struct mnist_iter *m = impl;
-	for (int64_t i = 0; i < m->n; i++)
-		m->order[i] = i;
-	if (m->param.shuffle) {
-		struct mx_rng rng;
-		rng_seed(&rng, (uint64_t)(uint32_t)m->param.seed << 32 | (uint32_t)epoch);
-		rng_shuffle(&rng, m->order, m->n);
-	}
+	iter_epoch_order(m->order, m->n, m->param.shuffle, m->param.seed, epoch);
 	m->pos = 0;
 	return MX_OK;
 }
@@ -332,7 +292,7 @@ static int mnist_next(void *impl, struct mx_tensor *data, struct mx_tensor *labe
 			dst[k] = (float)src[k] * scale;
 		y[r] = (float)m->labels[i];
 	}
-	*pad = m->pos + b > m->n ? (int)(m->pos + b - m->n) : 0;
+	*pad = iter_batch_pad(m->pos, b, m->n);
 	m->pos += b;
 	return MX_OK;
 }

@@ -85,17 +85,14 @@ static void synthetic_close(void *impl)
 static void synthetic_shapes(void *impl, struct mx_shape *data, struct mx_shape *label)
 {
 	const struct synthetic_iter *s = impl;
-	data->ndim = s->param.data_shape.ndim + 1;
-	data->dim[0] = s->param.batch_size;
-	for (int d = 0; d < s->param.data_shape.ndim; d++)
-		data->dim[d + 1] = s->param.data_shape.dim[d];
+	*data = iter_batch_shape(s->param.batch_size, &s->param.data_shape);
 	*label = shape_make(1, (int64_t)s->param.batch_size);
 }
 
 static int synthetic_reset(void *impl, int epoch)
 {
 	struct synthetic_iter *s = impl;
-	s->epoch_key = mix64((uint64_t)(uint32_t)s->param.seed << 32 | (uint32_t)epoch);
+	s->epoch_key = mix64(iter_epoch_key(s->param.seed, epoch));
 	s->pos = 0;
 	return MX_OK;
 }
@@ -117,7 +114,7 @@ static int synthetic_next(void *impl, struct mx_tensor *data, struct mx_tensor *
 		for (int64_t k = 0; k < s->per_example; k++)
 			dst[k] = 2.0f * rng_uniform(&rng) - 1.0f;
 	}
-	*pad = s->pos + b > s->n ? (int)(s->pos + b - s->n) : 0;
+	*pad = iter_batch_pad(s->pos, b, s->n);
 	s->pos += b;
 	return MX_OK;
 }

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "log.h"
 
 #define WINDOW_BYTES (256u << 10)  /* sequential read-ahead */
@@ -43,32 +43,6 @@ static void put64(unsigned char *p, uint64_t v)
 }
 
 static long long align4(long long n) { return (n + 3) & ~3LL; }
-
-static char *str_concat(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-	if (s) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb + 1);
-	}
-	return s;
-}
-
-/* fsync the folder holding path so that a rename is durable (best effort). */
-static void sync_parent(const char *path)
-{
-	char *copy = strdup(path);
-	int fd;
-	if (!copy)
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
 
 /* ---- framing (formats.md 1.2-1.4) ------------------------------------------------------ */
 
@@ -126,8 +100,7 @@ size_t recordio_encode(const void *buf, size_t len, unsigned char *out)
 /* ---- writer ---------------------------------------------------------------------------- */
 
 struct recordio_writer {
-	FILE *f;
-	char *path, *tmp;
+	struct file_writer file;   /* "<path>.tmp", renamed to path by close */
 	long long pos;  /* bytes written so far: the next record's offset */
 	int failed;     /* a write failed: close must not rename */
 };
@@ -135,22 +108,15 @@ struct recordio_writer {
 int recordio_writer_open(const char *path, struct recordio_writer **out)
 {
 	struct recordio_writer *w = calloc(1, sizeof *w);
+	int rc;
 	*out = NULL;
-	if (!w || !(w->path = strdup(path)) || !(w->tmp = str_concat(path, ".tmp"))) {
-		if (w)
-			free(w->path);
-		free(w);
+	if (!w)
 		return mx_error(MX_ERR_NOMEM, "recordio_writer_open: %s: out of memory", path);
-	}
-	w->f = fopen(w->tmp, "wb");
-	if (!w->f) {
-		int rc = mx_error(MX_ERR_IO, "%s: cannot create: %s", w->tmp, strerror(errno));
-		free(w->tmp);
-		free(w->path);
+	if ((rc = file_writer_open(&w->file, path, "wb"))) {
 		free(w);
 		return rc;
 	}
-	setvbuf(w->f, NULL, _IOFBF, 1 << 18);
+	setvbuf(w->file.f, NULL, _IOFBF, 1 << 18);
 	*out = w;
 	return MX_OK;
 }
@@ -158,7 +124,7 @@ int recordio_writer_open(const char *path, struct recordio_writer **out)
 static int emit_file(void *ctx, const void *p, size_t n)
 {
 	struct recordio_writer *w = ctx;
-	if (fwrite(p, 1, n, w->f) != n)
+	if (fwrite(p, 1, n, w->file.f) != n)
 		return -1;
 	w->pos += (long long)n;
 	return 0;
@@ -167,15 +133,15 @@ static int emit_file(void *ctx, const void *p, size_t n)
 int recordio_write(struct recordio_writer *w, const void *buf, size_t len)
 {
 	if (w->failed)
-		return mx_error(MX_ERR_IO, "%s: an earlier write failed", w->tmp);
+		return mx_error(MX_ERR_IO, "%s: an earlier write failed", w->file.tmp);
 	if (len > RECORDIO_MAX_PART)
 		return mx_error(MX_ERR_INVALID, "%s: record of %zu bytes is too long for RecordIO "
-				"(at most %u bytes)", w->path, len, RECORDIO_MAX_PART);
+				"(at most %u bytes)", w->file.path, len, RECORDIO_MAX_PART);
 	long long at = w->pos;
 	errno = 0;
 	if (frame_record(buf, len, emit_file, w)) {
 		w->failed = 1;
-		return mx_error(MX_ERR_IO, "%s: byte %lld: write failed: %s", w->tmp, at,
+		return mx_error(MX_ERR_IO, "%s: byte %lld: write failed: %s", w->file.tmp, at,
 				strerror(errno ? errno : EIO));
 	}
 	return MX_OK;
@@ -183,36 +149,18 @@ int recordio_write(struct recordio_writer *w, const void *buf, size_t len)
 
 long long recordio_writer_tell(const struct recordio_writer *w) { return w->pos; }
 
-static void writer_free(struct recordio_writer *w)
-{
-	free(w->path);
-	free(w->tmp);
-	free(w);
-}
-
 int recordio_writer_close(struct recordio_writer *w)
 {
-	int rc = MX_OK;
+	int rc;
 	if (!w)
 		return MX_OK;
-	errno = 0;
 	if (w->failed) {
-		fclose(w->f);
-		rc = mx_error(MX_ERR_IO, "%s: not written: an earlier write failed", w->path);
-	} else if (fflush(w->f) || fsync(fileno(w->f))) {
-		int err = errno ? errno : EIO;
-		fclose(w->f);
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", w->tmp, strerror(err));
-	} else if (fclose(w->f)) {
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", w->tmp, strerror(errno));
-	} else if (rename(w->tmp, w->path)) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot rename to %s: %s", w->tmp, w->path, strerror(errno));
+		rc = mx_error(MX_ERR_IO, "%s: not written: an earlier write failed", w->file.path);
+		file_writer_abort(&w->file);
 	} else {
-		sync_parent(w->path);
+		rc = file_writer_commit(&w->file);
 	}
-	if (rc)
-		unlink(w->tmp);
-	writer_free(w);
+	free(w);
 	return rc;
 }
 
@@ -220,9 +168,8 @@ void recordio_writer_abort(struct recordio_writer *w)
 {
 	if (!w)
 		return;
-	fclose(w->f);
-	unlink(w->tmp);
-	writer_free(w);
+	file_writer_abort(&w->file);
+	free(w);
 }
 
 /* ---- byte source: a file read with pread, optionally through a read-ahead window ------ */
@@ -761,36 +708,14 @@ int recordio_index_check(const struct recordio_index *idx, const char *idx_path,
 
 int recordio_index_write(const char *path, const struct recordio_index *idx)
 {
-	char *tmp = str_concat(path, ".tmp");
-	FILE *f;
-	int rc = MX_OK, err;
-	if (!tmp)
-		return mx_error(MX_ERR_NOMEM, "%s: out of memory", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-		free(tmp);
+	struct file_writer w;
+	int rc;
+	if ((rc = file_writer_open(&w, path, "w")))
 		return rc;
-	}
-	errno = 0;
 	for (long i = 0; i < idx->n; i++)
-		if (fprintf(f, "%llu\t%lld\n", (unsigned long long)idx->keys[i], idx->offsets[i]) < 0)
+		if (fprintf(w.f, "%llu\t%lld\n", (unsigned long long)idx->keys[i], idx->offsets[i]) < 0)
 			break;
-	if (ferror(f) || fflush(f) || fsync(fileno(f))) {
-		err = errno ? errno : EIO;
-		fclose(f);
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", tmp, strerror(err));
-	} else if (fclose(f)) {
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-	} else if (rename(tmp, path)) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-	}
-	if (rc)
-		unlink(tmp);
-	else
-		sync_parent(path);
-	free(tmp);
-	return rc;
+	return file_writer_commit(&w);
 }
 
 /* ---- image record header (formats.md 3) ------------------------------------------------ */

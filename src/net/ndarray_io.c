@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ndarray_io.c reads and writes little-endian files with host-order data"
@@ -637,63 +637,17 @@ static int write_list(FILE *f, const struct ndarray_list *l)
 	return 0;
 }
 
-/* fsync the folder holding path so that the rename itself is durable (best effort). */
-static void sync_parent(const char *path)
-{
-	char *copy = strdup(path);
-	int fd;
-	if (!copy)
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
 int ndarray_list_save(const char *path, const struct ndarray_list *l)
 {
-	size_t len = strlen(path);
-	char *tmp = malloc(len + 5);
-	FILE *f;
-	int rc, err;
-	if (!tmp)
-		return mx_error(MX_ERR_NOMEM, "out of memory");
-	memcpy(tmp, path, len);
-	memcpy(tmp + len, ".tmp", 5);
-	f = fopen(tmp, "wb");
-	if (!f) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-		free(tmp);
+	struct file_writer w;
+	int rc;
+	if ((rc = file_writer_open(&w, path, "wb")))
+		return rc;
+	/* write_list's -1 (a failed write) is left in the stream for commit to report */
+	if ((rc = write_list(w.f, l)) > 0) {
+		mx_error_prefix(rc, "%s", path);
+		file_writer_abort(&w);
 		return rc;
 	}
-	errno = 0;
-	rc = write_list(f, l);
-	if (rc > 0) {
-		mx_error_prefix(rc, "%s", path);
-		fclose(f);
-		goto fail;
-	}
-	if (rc || fflush(f) || fsync(fileno(f))) {
-		err = errno ? errno : EIO;
-		fclose(f);
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", tmp, strerror(err));
-		goto fail;
-	}
-	if (fclose(f)) {
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, path)) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-		goto fail;
-	}
-	sync_parent(path);
-	free(tmp);
-	return MX_OK;
-fail:
-	unlink(tmp);
-	free(tmp);
-	return rc;
+	return file_writer_commit(&w);
 }

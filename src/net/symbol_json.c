@@ -4,16 +4,15 @@
 #include "net/symbol_json.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 
 #define MXNET_VERSION 10901          /* 1.9.1, as major*10000 + minor*100 + patch */
 #define JSON_MAX_INPUTS 256
@@ -388,36 +387,15 @@ fail:
 
 int symbol_json_save(const struct graph *g, const char *path)
 {
-	char *text = symbol_json_dump(g), *tmp = NULL;
-	size_t len, path_len = strlen(path);
-	FILE *f = NULL;
-	int rc = MX_OK;
+	char *text = symbol_json_dump(g);
+	struct file_writer w;
+	int rc;
 	if (!text)
 		return mx_error_prefix(MX_ERR_INVALID, "%s", path);
-	len = strlen(text);
-	if (!(tmp = malloc(path_len + 5))) {
-		rc = mx_error(MX_ERR_NOMEM, "out of memory");
-		goto done;
+	if (!(rc = file_writer_open(&w, path, "wb"))) {
+		fputs(text, w.f);
+		rc = file_writer_commit(&w);
 	}
-	snprintf(tmp, path_len + 5, "%s.tmp", path);
-	if (!(f = fopen(tmp, "wb"))) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-		goto done;
-	}
-	errno = 0;
-	if (fwrite(text, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
-		int err = errno ? errno : EIO;
-		fclose(f);
-		unlink(tmp);
-		rc = mx_error(MX_ERR_IO, "%s: write failed: %s", tmp, strerror(err));
-		goto done;
-	}
-	if (fclose(f) || rename(tmp, path)) {
-		rc = mx_error(MX_ERR_IO, "%s: cannot write %s: %s", tmp, path, strerror(errno));
-		unlink(tmp);
-	}
-done:
-	free(tmp);
 	free(text);
 	return rc;
 }
