@@ -1369,6 +1369,30 @@ START_TEST(metrics_on_a_hand_made_batch_skip_the_pad_rows)
 }
 END_TEST
 
+START_TEST(regression_metrics_average_each_examples_mean_error_and_skip_the_pad_rows)
+{
+	const float pred[3 * 2] = {1, 2, 0, 0, 9, 9};   /* last row is padding */
+	const float label[3 * 2] = {2, 4, 1, -1, 0, 0};
+	struct mx_shape s = shape_make(2, 3L, 2L);
+	struct mx_tensor *tp = tensor_new(&s, MX_F32, MX_CPU), *tl = tensor_new(&s, MX_F32, MX_CPU);
+	struct metric *m = metric_create("mse,rmse,mae", 5);
+	memcpy(tp->data, pred, sizeof pred);
+	memcpy(tl->data, label, sizeof label);
+	ck_ok(metric_update(m, tp, tl, 1));
+	/* squared errors: row 0 (1 + 4) / 2 = 2.5, row 1 (1 + 1) / 2 = 1; absolute: 1.5, 1 */
+	ck_assert_str_eq(metric_name(m, 0), "mse");
+	ck_assert_double_eq_tol(metric_value(m, 0), 1.75, 1e-12);
+	ck_assert_double_eq_tol(metric_value(m, 1), sqrt(1.75), 1e-12);
+	ck_assert_double_eq_tol(metric_value(m, 2), 1.25, 1e-12);
+	tensor_free(tl);
+	tl = vec(3, label);
+	expect_error(metric_update(m, tp, tl, 0), MX_ERR_SHAPE, "mse: prediction (3,2) does not fit label (3)");
+	tensor_free(tp);
+	tensor_free(tl);
+	metric_free(m);
+}
+END_TEST
+
 START_TEST(an_unknown_metric_is_refused_with_the_nearest_name)
 {
 	ck_assert_ptr_null(metric_create("accuracy,acuracy", 5));
@@ -1422,6 +1446,7 @@ int main(void)
 	tcase_add_test(sched, bad_schedules_are_refused_when_the_optimizer_is_made);
 	tcase_add_test(metric, metrics_match_mxnet_over_padded_batches);
 	tcase_add_test(metric, metrics_on_a_hand_made_batch_skip_the_pad_rows);
+	tcase_add_test(metric, regression_metrics_average_each_examples_mean_error_and_skip_the_pad_rows);
 	tcase_add_test(metric, an_unknown_metric_is_refused_with_the_nearest_name);
 	suite_add_tcase(s, params);
 	suite_add_tcase(s, init);

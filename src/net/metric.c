@@ -1,4 +1,5 @@
-/* metric.c: accuracy, top-k accuracy and cross-entropy, as mx.metric computes them. */
+/* metric.c: accuracy, top-k accuracy, cross-entropy and the regression errors (mse, rmse,
+ * mae), as mx.metric computes them. */
 #include "metric.h"
 
 #include <math.h>
@@ -9,7 +10,7 @@
 #include "error.h"
 #include "param.h"
 
-enum metric_kind { METRIC_ACCURACY, METRIC_TOP_K, METRIC_CROSS_ENTROPY };
+enum metric_kind { METRIC_ACCURACY, METRIC_TOP_K, METRIC_CROSS_ENTROPY, METRIC_MSE, METRIC_RMSE, METRIC_MAE };
 
 /* mx.metric.CrossEntropy's eps: -log(p[label] + 1e-12). */
 #define CE_EPS 1e-12
@@ -19,7 +20,7 @@ enum metric_kind { METRIC_ACCURACY, METRIC_TOP_K, METRIC_CROSS_ENTROPY };
 struct metric_value {
 	enum metric_kind kind;
 	char name[32];
-	double sum;      /* correct predictions, or summed -log p */
+	double sum;      /* correct predictions, summed -log p, or summed per-example errors */
 	int64_t count;   /* examples */
 };
 
@@ -37,6 +38,7 @@ static const struct {
 	{"accuracy", METRIC_ACCURACY},     {"acc", METRIC_ACCURACY},
 	{"top_k_accuracy", METRIC_TOP_K},  {"top_k_acc", METRIC_TOP_K},
 	{"cross-entropy", METRIC_CROSS_ENTROPY}, {"ce", METRIC_CROSS_ENTROPY},
+	{"mse", METRIC_MSE}, {"rmse", METRIC_RMSE}, {"mae", METRIC_MAE},
 };
 #define N_NAMES (int)(sizeof metric_names / sizeof metric_names[0])
 
@@ -56,6 +58,9 @@ static int add_metric(struct metric *m, const char *word)
 		case METRIC_ACCURACY: snprintf(v->name, sizeof v->name, "accuracy"); break;
 		case METRIC_TOP_K: snprintf(v->name, sizeof v->name, "top_k_accuracy_%d", m->top_k); break;
 		case METRIC_CROSS_ENTROPY: snprintf(v->name, sizeof v->name, "cross-entropy"); break;
+		case METRIC_MSE: snprintf(v->name, sizeof v->name, "mse"); break;
+		case METRIC_RMSE: snprintf(v->name, sizeof v->name, "rmse"); break;
+		case METRIC_MAE: snprintf(v->name, sizeof v->name, "mae"); break;
 		}
 		return MX_OK;
 	}
@@ -66,7 +71,7 @@ static int add_metric(struct metric *m, const char *word)
 	if (near)
 		return mx_error(MX_ERR_INVALID, "eval_metric: unknown metric \"%s\" (did you mean \"%s\"?)", word, near);
 	return mx_error(MX_ERR_INVALID, "eval_metric: unknown metric \"%s\" (known: accuracy, top_k_accuracy, "
-			"cross-entropy)", word);
+			"cross-entropy, mse, rmse, mae)", word);
 }
 
 struct metric *metric_create(const char *list, int top_k)
@@ -140,23 +145,62 @@ static int64_t argmax(const float *row, int64_t classes)
 	return best;
 }
 
+static int is_regression(enum metric_kind kind)
+{
+	return kind == METRIC_MSE || kind == METRIC_RMSE || kind == METRIC_MAE;
+}
+
+/* Regression errors: each example's mean squared (absolute) error over its outputs,
+ * summed; pred and label hold the same number of values per example. */
+static int update_regression(struct metric_value *v, const float *p, const float *y, int64_t rows,
+			     int64_t width)
+{
+	double sum = 0;
+	for (int64_t r = 0; r < rows; r++) {
+		double e = 0;
+		for (int64_t j = 0; j < width; j++) {
+			double d = (double)y[r * width + j] - p[r * width + j];
+			e += v->kind == METRIC_MAE ? fabs(d) : d * d;
+		}
+		sum += e / (double)width;
+	}
+	v->sum += sum;
+	v->count += rows;
+	return MX_OK;
+}
+
 int metric_update(struct metric *m, const struct mx_tensor *pred, const struct mx_tensor *label, int pad)
 {
 	int64_t batch, classes, rows;
 	const float *p = tensor_f32(pred), *y = tensor_f32(label);
 	char a[64], b[64];
-	if (pred->shape.ndim < 2 || pred->dtype != MX_F32 || label->dtype != MX_F32)
-		return mx_error(MX_ERR_SHAPE, "metric: prediction %s %s and label %s %s: want (batch, classes) "
-				"and (batch) float32", shape_str(&pred->shape, a, sizeof a), dtype_name(pred->dtype),
+	int n_class = 0;
+	if (pred->shape.ndim < 1 || pred->dtype != MX_F32 || label->dtype != MX_F32)
+		return mx_error(MX_ERR_SHAPE, "metric: prediction %s %s and label %s %s: want float32 arrays",
+				shape_str(&pred->shape, a, sizeof a), dtype_name(pred->dtype),
 				shape_str(&label->shape, b, sizeof b), dtype_name(label->dtype));
 	batch = pred->shape.dim[0];
 	classes = batch ? shape_size(&pred->shape) / batch : 0;
-	if (shape_size(&label->shape) != batch || classes < 1)
-		return mx_error(MX_ERR_SHAPE, "metric: prediction %s does not fit label %s",
-				shape_str(&pred->shape, a, sizeof a), shape_str(&label->shape, b, sizeof b));
 	if (pad < 0 || pad > batch)
 		return mx_error(MX_ERR_SHAPE, "metric: pad %d for a batch of %lld", pad, (long long)batch);
 	rows = batch - pad;
+	for (int i = 0; i < m->n; i++) {
+		if (!is_regression(m->v[i].kind)) {
+			n_class++;
+			continue;
+		}
+		if (shape_size(&label->shape) != shape_size(&pred->shape) || label->shape.dim[0] != batch)
+			return mx_error(MX_ERR_SHAPE, "metric: %s: prediction %s does not fit label %s (want the "
+					"same values per example)", m->v[i].name, shape_str(&pred->shape, a, sizeof a),
+					shape_str(&label->shape, b, sizeof b));
+		update_regression(&m->v[i], p, y, rows, classes);
+	}
+	if (!n_class)
+		return MX_OK;
+	if (pred->shape.ndim < 2 || shape_size(&label->shape) != batch || classes < 1)
+		return mx_error(MX_ERR_SHAPE, "metric: prediction %s does not fit label %s (want (batch, "
+				"classes) and (batch) for accuracy and cross-entropy)",
+				shape_str(&pred->shape, a, sizeof a), shape_str(&label->shape, b, sizeof b));
 	for (int64_t r = 0; r < rows; r++) {
 		/* labels are class ids stored as float; MXNet truncates them to int32 */
 		if (!(y[r] >= 0 && y[r] < (float)classes))
@@ -166,6 +210,8 @@ int metric_update(struct metric *m, const struct mx_tensor *pred, const struct m
 	for (int i = 0; i < m->n; i++) {
 		struct metric_value *v = &m->v[i];
 		double sum = 0;
+		if (is_regression(v->kind))
+			continue;
 		for (int64_t r = 0; r < rows; r++) {
 			const float *row = p + r * classes;
 			int64_t k = (int64_t)y[r];
@@ -173,6 +219,7 @@ int metric_update(struct metric *m, const struct mx_tensor *pred, const struct m
 			case METRIC_ACCURACY: sum += argmax(row, classes) == k; break;
 			case METRIC_TOP_K: sum += rank_of(row, classes, k) < m->top_k; break;
 			case METRIC_CROSS_ENTROPY: sum += -log((double)row[k] + CE_EPS); break;
+			default: break;
 			}
 		}
 		v->sum += sum;
@@ -188,5 +235,9 @@ const char *metric_name(const struct metric *m, int i) { return m->v[i].name; }
 double metric_value(const struct metric *m, int i)
 {
 	/* MXNet returns nan for a metric that has seen nothing */
-	return m->v[i].count ? m->v[i].sum / (double)m->v[i].count : NAN;
+	if (!m->v[i].count)
+		return NAN;
+	if (m->v[i].kind == METRIC_RMSE)  /* the root of the mean over every example seen */
+		return sqrt(m->v[i].sum / (double)m->v[i].count);
+	return m->v[i].sum / (double)m->v[i].count;
 }
