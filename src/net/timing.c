@@ -102,7 +102,8 @@ static const struct iter_kind *find_kind(const char *name)
 }
 
 /* The shapes from the kind's parsed parameters without opening it: kinds with a
- * data_shape key (synthetic, image records) say it; mnist's idx header says it. Returns
+ * data_shape key (synthetic, image records, csv) say it, with label_width or csv's
+ * label_shape for the labels; mnist's idx header says it. Returns
  * 0 with the shapes, or -1 when only opening the iterator can tell. */
 static int shapes_from_param(const struct iter_kind *kind, const void *param, struct mx_shape *data,
 			     struct mx_shape *label)
@@ -110,6 +111,7 @@ static int shapes_from_param(const struct iter_kind *kind, const void *param, st
 	const struct param_spec *bs = param_find(kind->params, "batch_size");
 	const struct param_spec *ds = param_find(kind->params, "data_shape");
 	const struct param_spec *lw = param_find(kind->params, "label_width");
+	const struct param_spec *ls = param_find(kind->params, "label_shape");
 	const char *p = param;
 	int64_t batch;
 	if (!bs || bs->type != PARAM_INT)
@@ -120,6 +122,16 @@ static int shapes_from_param(const struct iter_kind *kind, const void *param, st
 	*label = shape_make(1, batch);
 	if (lw && lw->type == PARAM_INT && *(const int *)(p + lw->offset) > 1)
 		*label = shape_make(2, batch, (int64_t) * (const int *)(p + lw->offset));
+	if (ls && ls->type == PARAM_SHAPE) {  /* csv: (1,) gives (batch), others (batch, ...) */
+		const struct mx_shape *l = (const struct mx_shape *)(p + ls->offset);
+		if (l->ndim < 1 || l->ndim >= MX_MAX_NDIM)
+			return -1;
+		if (!(l->ndim == 1 && l->dim[0] == 1)) {
+			label->ndim = l->ndim + 1;
+			for (int i = 0; i < l->ndim; i++)
+				label->dim[i + 1] = l->dim[i];
+		}
+	}
 	if (ds && ds->type == PARAM_SHAPE) {
 		const struct mx_shape *s = (const struct mx_shape *)(p + ds->offset);
 		if (s->ndim < 1 || s->ndim >= MX_MAX_NDIM)
