@@ -1,8 +1,9 @@
 /* check_image.c: src/data/image.c against MXNet 1.9.1's own pixels (the OpenCV 3.4.2 inside
  * libmxnet, via mx.image.imdecode and mx.image.imresize; tests/fixtures/image/, written by
  * tests/peer/make_image_fixtures.py): JPEG and PNG decoding in every color type, DCT-scaled
- * decoding, encode/decode round trips, the four resize interpolations up and down, crop,
- * flip, and every error path. */
+ * decoding, decoding a rectangle alone (the full decode's crop for every JPEG sampling,
+ * progressive, CMYK and gray, with the same errors), encode/decode round trips, the four
+ * resize interpolations up and down, crop, flip, and every error path. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -412,6 +413,262 @@ START_TEST(encode_rejects_bad_quality_format_and_images)
 	ck_assert_ptr_nonnull(strstr(mx_error_message(), "unknown format"));
 	ck_assert_int_eq(image_encode(&empty, IMAGE_PNG, 5, &out, &len), MX_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(mx_error_message(), "not a valid image"));
+	image_free(&img);
+}
+END_TEST
+
+/* ---- decoding a rectangle ---- */
+
+/* A JPEG as libjpeg writes it: its components' sampling, progressive or not, restart
+ * intervals. The first component gets (h, v), the others 1x1. */
+struct jpeg_variant {
+	const char *name;
+	int components;   /* 1 gray, 3 YCbCr (from RGB), 4 CMYK (Adobe) */
+	int h, v, progressive, restart_rows, quality;
+};
+
+static const struct jpeg_variant jpeg_variants[] = {
+	{"4:4:4", 3, 1, 1, 0, 0, 90},            {"4:2:2", 3, 2, 1, 0, 0, 90},
+	{"4:4:0", 3, 1, 2, 0, 0, 90},            {"4:2:0", 3, 2, 2, 0, 0, 90},
+	{"4:1:1 (decoded whole)", 3, 4, 1, 0, 0, 90}, {"gray", 1, 1, 1, 0, 0, 90},
+	{"CMYK", 4, 1, 1, 0, 0, 90},             {"CMYK 4:2:0", 4, 2, 2, 0, 0, 85},
+	{"progressive 4:2:0", 3, 2, 2, 1, 0, 90}, {"progressive 4:4:4", 3, 1, 1, 1, 0, 85},
+	{"progressive 4:2:2", 3, 2, 1, 1, 0, 75}, {"progressive 4:4:0", 3, 1, 2, 1, 0, 90},
+	{"progressive gray", 1, 1, 1, 1, 0, 90}, {"4:2:0 with restarts", 3, 2, 2, 0, 1, 95},
+	{"4:2:2 with restarts", 3, 2, 1, 0, 2, 60},
+};
+
+static uint32_t next_random(uint32_t *state)
+{
+	*state = *state * 1664525u + 1013904223u;
+	return *state >> 8;
+}
+
+/* Encodes a width x height image with edges, gradients and noise in every component (so
+ * that upsampling has something to get wrong) as the variant says. Returns a malloc'ed
+ * JPEG (free it) and its size in *len. */
+static unsigned char *encode_variant(const struct jpeg_variant *var, int width, int height, uint32_t seed,
+				     size_t *len)
+{
+	struct jpeg_compress_struct cinfo;
+	struct header_error err;
+	unsigned char *out = NULL, *px = malloc((size_t)width * height * var->components);
+	unsigned long out_len = 0;
+	ck_assert_ptr_nonnull(px);
+	for (int y = 0; y < height; y++)
+		for (int x = 0; x < width; x++)
+			for (int c = 0; c < var->components; c++) {
+				int v = (x * (c + 3) * 7 + y * (5 - c) * 3) % 256;
+				if ((x / 5 + y / 3 + c) % 4 == 0)
+					v = 255 - v;
+				v += (int)(next_random(&seed) % 41) - 20;
+				px[((size_t)y * width + x) * var->components + c] =
+					(unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+			}
+	cinfo.err = jpeg_std_error(&err.pub);
+	err.pub.error_exit = header_error_exit;
+	if (setjmp(err.jump)) {
+		jpeg_destroy_compress(&cinfo);
+		ck_abort_msg("libjpeg could not encode the %s test image", var->name);
+	}
+	jpeg_create_compress(&cinfo);
+	jpeg_mem_dest(&cinfo, &out, &out_len);
+	cinfo.image_width = (JDIMENSION)width;
+	cinfo.image_height = (JDIMENSION)height;
+	cinfo.input_components = var->components;
+	cinfo.in_color_space = var->components == 1 ? JCS_GRAYSCALE : var->components == 3 ? JCS_RGB : JCS_CMYK;
+	jpeg_set_defaults(&cinfo);
+	jpeg_set_quality(&cinfo, var->quality, TRUE);
+	if (var->components > 1) {
+		cinfo.comp_info[0].h_samp_factor = var->h;
+		cinfo.comp_info[0].v_samp_factor = var->v;
+		for (int c = 1; c < var->components; c++)
+			cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1;
+	}
+	if (var->progressive)
+		jpeg_simple_progression(&cinfo);
+	cinfo.restart_in_rows = var->restart_rows;
+	jpeg_start_compress(&cinfo, TRUE);
+	while (cinfo.next_scanline < cinfo.image_height) {
+		JSAMPROW row = px + (size_t)cinfo.next_scanline * width * var->components;
+		jpeg_write_scanlines(&cinfo, &row, 1);
+	}
+	jpeg_finish_compress(&cinfo);
+	jpeg_destroy_compress(&cinfo);
+	free(px);
+	*len = out_len;
+	return out;
+}
+
+/* Fails naming the first pixel of the w x h rectangle at column x0 of got that differs
+ * from want (w x h). */
+static void expect_same_pixels(const struct image *got, int x0, const struct image *want, int w, int h,
+			       const char *what, const char *how, int channels, int x, int y)
+{
+	size_t row = (size_t)w * want->channels, stride = (size_t)got->width * got->channels;
+	int differ = 0;
+	ck_assert_msg(got->height == h && got->channels == want->channels && x0 >= 0 && x0 + w <= got->width,
+		      "%s, %s: %dx%dx%d with the rectangle at column %d, want %dx%dx%d", what, how, got->width,
+		      got->height, got->channels, x0, w, h, want->channels);
+	/* (one assertion per pixel would be a system call per pixel in Check) */
+	for (int r = 0; r < h && !differ; r++)
+		differ = memcmp(got->pixels + r * stride + (size_t)x0 * got->channels, want->pixels + r * row, row);
+	for (int r = 0; r < h && differ; r++)
+		for (size_t i = 0; i < row; i++) {
+			int a = got->pixels[r * stride + (size_t)x0 * got->channels + i], b = want->pixels[r * row + i];
+			ck_assert_msg(a == b, "%s, channels %d, %s: the %dx%d rectangle at (%d, %d) differs from the full "
+				      "decode at its column %zu, row %d: %d, not %d", what, channels, how, w, h, x, y,
+				      i / want->channels, r, a, b);
+		}
+}
+
+/* Decodes (x, y, w, h) of buf alone, exactly and in place, and compares it with full's. */
+static void expect_region_equals_crop(const unsigned char *buf, size_t len, int channels, const struct image *full,
+				      int x, int y, int w, int h, const char *what)
+{
+	struct image crop = {0}, region = {0};
+	int x_in = -1;
+	ck_ok(image_crop(full, x, y, w, h, &crop));
+	ck_ok(image_decode_region(buf, len, channels, x, y, w, h, &region, NULL));
+	ck_assert_int_eq(region.width, w);
+	expect_same_pixels(&region, 0, &crop, w, h, what, "exact", channels, x, y);
+	ck_ok(image_decode_region(buf, len, channels, x, y, w, h, &region, &x_in));
+	expect_same_pixels(&region, x_in, &crop, w, h, what, "in place", channels, x, y);
+	image_free(&crop);
+	image_free(&region);
+}
+
+START_TEST(region_decode_equals_full_decode_then_crop_for_every_jpeg_variant)
+{
+	/* odd sizes, one iMCU and less, a tall and a wide one, an ImageNet-like 341x256 */
+	static const int sizes[][2] = {{1, 1}, {7, 5}, {17, 33}, {63, 64}, {100, 99}, {341, 256}, {31, 200}};
+	uint32_t state = 2024;
+	struct image full = {0};
+	for (size_t v = 0; v < sizeof jpeg_variants / sizeof *jpeg_variants; v++)
+		for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+			int W = sizes[s][0], H = sizes[s][1];
+			size_t len;
+			char what[128];
+			unsigned char *jpg = encode_variant(&jpeg_variants[v], W, H, (uint32_t)(v * 31 + s), &len);
+			snprintf(what, sizeof what, "%s %dx%d", jpeg_variants[v].name, W, H);
+			for (int channels = 0; channels <= 3; channels += channels ? 2 : 1) {
+				ck_ok(image_decode(jpg, len, channels, 0, &full));
+				/* the whole image, each corner pixel, the first and last rows and columns,
+				 * then random rectangles */
+				expect_region_equals_crop(jpg, len, channels, &full, 0, 0, W, H, what);
+				expect_region_equals_crop(jpg, len, channels, &full, 0, 0, 1, 1, what);
+				expect_region_equals_crop(jpg, len, channels, &full, W - 1, H - 1, 1, 1, what);
+				expect_region_equals_crop(jpg, len, channels, &full, 0, H - 1, W, 1, what);
+				expect_region_equals_crop(jpg, len, channels, &full, W - 1, 0, 1, H, what);
+				expect_region_equals_crop(jpg, len, channels, &full, 0, 0, 1, H, what);
+				for (int k = 0; k < 10; k++) {
+					int w = 1 + (int)(next_random(&state) % W), h = 1 + (int)(next_random(&state) % H);
+					int x = (int)(next_random(&state) % (W - w + 1)), y = (int)(next_random(&state) % (H - h + 1));
+					expect_region_equals_crop(jpg, len, channels, &full, x, y, w, h, what);
+				}
+			}
+			free(jpg);
+		}
+	image_free(&full);
+}
+END_TEST
+
+START_TEST(region_decode_of_the_fixture_files_equals_full_decode_then_crop)
+{
+	static const char *const files[] = {"cmyk.jpg", "gray.jpg", "progressive.jpg", "rgb420.jpg", "rgb444.jpg",
+					    "gray.png", "gray1.png", "graya16.png", "interlaced.png", "palette.png",
+					    "rgb.png", "rgb16.png", "rgba.png"};
+	struct image full = {0};
+	for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+		size_t len;
+		unsigned char *png = read_all(files[f], &len);
+		for (int channels = 0; channels <= 3; channels += channels ? 2 : 1) {
+			ck_ok(image_decode(png, len, channels, 0, &full));
+			expect_region_equals_crop(png, len, channels, &full, 0, 0, full.width, full.height, files[f]);
+			expect_region_equals_crop(png, len, channels, &full, 3, 2, full.width - 5, full.height - 4, files[f]);
+			expect_region_equals_crop(png, len, channels, &full, full.width - 1, 1, 1, 1, files[f]);
+		}
+		free(png);
+	}
+	{
+		/* in place, a 4:2:0 window is what the decoder made: from the iMCU column (16
+		 * pixels) left of its widened left edge to one pixel past its right edge */
+		size_t len;
+		unsigned char *jpg = read_all("rgb420.jpg", &len);
+		int x_in = -1;
+		ck_ok(image_decode_region(jpg, len, 3, 21, 2, 20, 10, &full, &x_in));
+		ck_assert_int_eq(x_in, 5);
+		ck_assert_int_eq(full.width, 26);
+		ck_assert_int_eq(full.height, 10);
+		free(jpg);
+	}
+	image_free(&full);
+}
+END_TEST
+
+START_TEST(region_decode_rejects_rectangles_outside_the_image_and_bad_arguments)
+{
+	static const char *const files[] = {"rgb420.jpg", "rgb.png"};
+	struct image img = {0};
+	for (int f = 0; f < 2; f++) {
+		size_t len;
+		unsigned char *buf = read_all(files[f], &len);
+		int w, h, c;
+		char want[128];
+		ck_ok(image_probe(buf, len, &w, &h, &c));
+		ck_assert_int_eq(image_decode_region(buf, len, 3, 1, 0, w, h, &img, NULL), MX_ERR_INVALID);
+		snprintf(want, sizeof want, "image_decode_region: rectangle %dx%d at (1, 0) is not inside the %dx%d image",
+			 w, h, w, h);
+		ck_assert_msg(strstr(mx_error_message(), want) != NULL, "%s", mx_error_message());
+		ck_assert_int_eq(image_decode_region(buf, len, 3, 0, h, 1, 1, &img, NULL), MX_ERR_INVALID);
+		ck_assert_ptr_nonnull(strstr(mx_error_message(), "is not inside the"));
+		ck_assert_int_eq(image_decode_region(buf, len, 3, -1, 0, 2, 2, &img, NULL), MX_ERR_INVALID);
+		ck_assert_ptr_nonnull(strstr(mx_error_message(), "rectangle 2x2 at (-1, 0) is empty or starts outside"));
+		ck_assert_int_eq(image_decode_region(buf, len, 3, 0, 0, 0, 2, &img, NULL), MX_ERR_INVALID);
+		ck_assert_int_eq(image_decode_region(buf, len, 2, 0, 0, 1, 1, &img, NULL), MX_ERR_INVALID);
+		ck_assert_ptr_nonnull(strstr(mx_error_message(), "channels 2 (0, 1 or 3)"));
+		ck_assert_int_eq(image_decode_region(buf, len, 3, 0, 0, 1, 1, NULL, NULL), MX_ERR_INVALID);
+		free(buf);
+	}
+	ck_assert_int_eq(image_decode_region("GIF89a\x01\x00", 8, 3, 0, 0, 1, 1, &img, NULL), MX_ERR_FORMAT);
+	ck_assert_ptr_nonnull(strstr(mx_error_message(), "image_decode_region: not a JPEG or PNG image"));
+	ck_assert_int_eq(image_decode_region(NULL, 0, 3, 0, 0, 1, 1, &img, NULL), MX_ERR_FORMAT);
+	image_free(&img);
+}
+END_TEST
+
+/* The rows below the rectangle are still entropy-decoded: damage there, or a missing end,
+ * is the error it is for a full decode, not silently skipped. */
+START_TEST(region_decode_reports_corrupt_data_below_the_rectangle_as_a_full_decode_does)
+{
+	struct image img = {0};
+	for (size_t v = 0; v < sizeof jpeg_variants / sizeof *jpeg_variants; v++) {
+		size_t len;
+		unsigned char *jpg = encode_variant(&jpeg_variants[v], 120, 96, (uint32_t)v, &len), *bad = malloc(len);
+		const char *full_msg;
+		char region_msg[512];
+		int full_rc, region_rc, x_in;
+		/* a restart marker out of place in the last rows' data (the last scan's, when
+		 * progressive) */
+		memcpy(bad, jpg, len);
+		bad[len - 12] = 0xff, bad[len - 11] = 0xd5;
+		full_rc = image_decode(bad, len, 3, 0, &img);
+		snprintf(region_msg, sizeof region_msg, "%s", mx_error_message());
+		region_rc = image_decode_region(bad, len, 3, 8, 0, 16, 16, &img, NULL);
+		ck_assert_msg(full_rc == MX_ERR_FORMAT && region_rc == full_rc, "%s: full decode %d (%s), region %d (%s)",
+			      jpeg_variants[v].name, full_rc, region_msg, region_rc, mx_error_message());
+		full_msg = strstr(region_msg, "JPEG at byte");
+		ck_assert_msg(full_msg && strstr(mx_error_message(), full_msg), "%s: full decode: %s; region: %s",
+			      jpeg_variants[v].name, region_msg, mx_error_message());
+		ck_assert_ptr_nonnull(strstr(mx_error_message(), "image_decode_region: JPEG at byte"));
+		/* only the EOI marker missing */
+		ck_assert_int_eq(image_decode_region(jpg, len - 2, 3, 0, 0, 8, 8, &img, &x_in), MX_ERR_FORMAT);
+		ck_assert_ptr_nonnull(strstr(mx_error_message(), "premature end of JPEG file"));
+		/* and the same file undamaged decodes */
+		ck_ok(image_decode_region(jpg, len, 3, 8, 0, 16, 16, &img, &x_in));
+		free(bad);
+		free(jpg);
+	}
 	image_free(&img);
 }
 END_TEST
@@ -830,8 +1087,9 @@ int main(void)
 	Suite *s = suite_create("image");
 	TCase *decode = tcase_create("decode"), *encode = tcase_create("encode");
 	TCase *resize = tcase_create("resize"), *geometry = tcase_create("crop_flip");
-	TCase *errors = tcase_create("errors");
+	TCase *errors = tcase_create("errors"), *region = tcase_create("region");
 	tcase_set_timeout(resize, 20);
+	tcase_set_timeout(region, 30);
 	tcase_add_test(decode, jpeg_decodes_match_mxnet_imdecode_pixel_for_pixel);
 	tcase_add_test(decode, png_decodes_match_mxnet_imdecode_pixel_for_pixel);
 	tcase_add_test(decode, dct_scaled_jpeg_decodes_match_libjpeg_turbo_scaled_pixels);
@@ -841,6 +1099,10 @@ int main(void)
 	tcase_add_test(decode, probe_reports_size_and_channels_without_decoding);
 	tcase_add_test(decode, sniff_recognises_jpeg_and_png_signatures_only);
 	tcase_add_test(decode, decoding_into_a_big_enough_image_reuses_its_buffer);
+	tcase_add_test(region, region_decode_equals_full_decode_then_crop_for_every_jpeg_variant);
+	tcase_add_test(region, region_decode_of_the_fixture_files_equals_full_decode_then_crop);
+	tcase_add_test(region, region_decode_rejects_rectangles_outside_the_image_and_bad_arguments);
+	tcase_add_test(region, region_decode_reports_corrupt_data_below_the_rectangle_as_a_full_decode_does);
 	tcase_add_test(encode, png_encode_then_decode_gives_back_the_same_pixels);
 	tcase_add_test(encode, jpeg_encode_at_quality_95_round_trips_within_a_few_levels_as_420);
 	tcase_add_test(encode, encode_rejects_bad_quality_format_and_images);
@@ -863,6 +1125,7 @@ int main(void)
 	tcase_add_test(errors, corrupt_png_chunks_are_errors);
 	tcase_add_test(errors, declared_sizes_over_the_pixel_limit_are_refused_before_allocating);
 	suite_add_tcase(s, decode);
+	suite_add_tcase(s, region);
 	suite_add_tcase(s, encode);
 	suite_add_tcase(s, resize);
 	suite_add_tcase(s, geometry);

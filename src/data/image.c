@@ -21,6 +21,10 @@
  * it can be one level below cv::cvtColor); CMYK JPEGs -> RGB or gray as OpenCV converts
  * them (cvtColor's 14-bit weights); and cv::resize for 8-bit images, all four methods.
  *
+ * image_decode_region decodes a rectangle of a JPEG alone where libjpeg-turbo can do so
+ * with a full decode's pixels (jpeg_crop_window and jpeg_read_window say how), else
+ * decodes it all and crops.
+ *
  * Errors longjmp only inside this file: each decoder's setjmp sits in the function that
  * created the codec object, and that function destroys it before returning.
  * Memory: pixel buffers are reused (image_reserve); libjpeg/libpng allocate their own
@@ -217,12 +221,102 @@ static void cmyk_row_to_rgb(const unsigned char *cmyk, unsigned char *out, int w
 	}
 }
 
-static int decode_jpeg(const unsigned char *buf, size_t len, int channels, int min_side,
-		       struct image *img)
+/* Whether a window of this JPEG can be decoded alone (jpeg_crop_scanline and
+ * jpeg_skip_scanlines) with the very pixels of a full decode: full size, and sampling
+ * factors of 1 or 2 (4:4:4, 4:2:2, 4:4:0, 4:2:0, gray), the cases whose fancy upsampling
+ * the region decode's tests check; anything else (4:1:1, 4x2, ...) decodes every row. */
+static int jpeg_can_cut(const struct jpeg_decompress_struct *cinfo)
+{
+	if (cinfo->scale_num != cinfo->scale_denom || cinfo->max_h_samp_factor > 2 ||
+	    cinfo->max_v_samp_factor > 2)
+		return 0;
+	for (int ci = 0; ci < cinfo->num_components; ci++)
+		if (cinfo->comp_info[ci].h_samp_factor > 2 || cinfo->comp_info[ci].v_samp_factor > 2)
+			return 0;
+	return 1;
+}
+
+/* Narrows a started decompression to the columns [x, x + width) widened by one pixel on
+ * each side (jpeg_crop_scanline moves the left edge further, to an iMCU column): fancy
+ * upsampling treats the first and last columns of a cropped scanline as image edges, so
+ * those two differ from a full decode's and are left out. Sets *x0 and *cols to the
+ * columns the decoder now produces. */
+static void jpeg_crop_window(j_decompress_ptr cinfo, int x, int width, JDIMENSION *x0,
+			     JDIMENSION *cols)
+{
+	/* libjpeg upsamples a component less than 3 samples wide without the fancy filter,
+	 * so the window spans at least 2 * max_h_samp_factor + 1 columns */
+	long full = cinfo->output_width, least = 2L * cinfo->max_h_samp_factor + 1;
+	long left = x > 0 ? x - 1 : 0, right = x + width + 1 < full ? x + width + 1 : full;
+	if (right - left < least) {
+		right = left + least < full ? left + least : full;
+		left = right - least > 0 ? right - least : 0;
+	}
+	*x0 = (JDIMENSION)left;
+	*cols = (JDIMENSION)(right - left);
+	jpeg_crop_scanline(cinfo, x0, cols);
+}
+
+/* Reads the rows [y, y + height) of a started decompression whose scanlines are columns
+ * [x0, x0 + output_width) of the image: into img as they come when direct (img is then
+ * output_width wide), else the columns [x, x + width) of them (img is width wide; CMYK
+ * converted). With skip, the rows above are skipped, and the rows below are skipped up to
+ * the last, which is read: skipping still entropy-decodes them, so corrupt data and a
+ * missing EOI marker are errors exactly as in a full decode. scratch holds 4 scanlines.
+ * Errors longjmp to the caller's guard; rows missing at the end are the caller's to
+ * report. */
+static void jpeg_read_window(j_decompress_ptr cinfo, int skip, int direct, int cmyk, int x0,
+			     int x, int y, int width, int height, unsigned char *scratch,
+			     struct image *img)
+{
+	JDIMENSION end = (JDIMENSION)(y + height);
+	int comps = cmyk ? 4 : img->channels;
+	size_t row_bytes = (size_t)cinfo->output_width * comps;
+	size_t out_bytes = (size_t)img->width * img->channels;
+
+	if (skip && y > 0)
+		jpeg_skip_scanlines(cinfo, (JDIMENSION)y);
+	while (cinfo->output_scanline < cinfo->output_height) {
+		JDIMENSION first = cinfo->output_scanline, got;
+		JSAMPROW rows[4];
+		int n = 0, inside = first >= (JDIMENSION)y && first < end;
+		if (first >= end && skip && cinfo->output_height - first > 1) {
+			jpeg_skip_scanlines(cinfo, cinfo->output_height - first - 1);
+			continue;
+		}
+		/* up to 4 rows, all inside the window or all outside it */
+		while (n < 4 && first + n < (first < (JDIMENSION)y ? (JDIMENSION)y : first < end ? end :
+					      cinfo->output_height)) {
+			rows[n] = inside && direct ? img->pixels + (first + n - y) * out_bytes
+						   : scratch + n * row_bytes;
+			n++;
+		}
+		if ((got = jpeg_read_scanlines(cinfo, rows, (JDIMENSION)n)) == 0)
+			return;
+		if (!inside || direct)
+			continue;
+		for (JDIMENSION i = 0; i < got; i++) {
+			const unsigned char *src = rows[i] + (size_t)(x - x0) * comps;
+			unsigned char *dst = img->pixels + (first + i - y) * out_bytes;
+			if (cmyk)
+				cmyk_row_to_rgb(src, dst, width, img->channels);
+			else
+				memcpy(dst, src, out_bytes);
+		}
+	}
+}
+
+/* Decodes a JPEG into img: the whole image, or with window the rectangle window[0..3] =
+ * (x, y, width, height) of it (which must lie inside the full-size image, so min_side is
+ * 0 then). With x_in_img, img may hold more columns, as image_decode_region says. where
+ * names the public function in messages. */
+static int decode_jpeg(const char *where, const unsigned char *buf, size_t len, int channels,
+		       int min_side, const int *window, int *x_in_img, struct image *img)
 {
 	struct jpeg_decompress_struct cinfo;
 	struct jpeg_guard guard;
 	unsigned char *volatile cmyk_row = NULL;
+	unsigned char *volatile scratch = NULL;
 	volatile int rc = MX_OK;
 	int out_channels, cmyk;
 
@@ -230,7 +324,7 @@ static int decode_jpeg(const unsigned char *buf, size_t len, int channels, int m
 	memset(&cinfo, 0, sizeof cinfo);  /* an early error finds no stale pointers */
 	cinfo.err = &guard.pub;
 	if (setjmp(guard.jump)) {
-		rc = jpeg_failure("image_decode", &guard, &cinfo, buf, len);
+		rc = jpeg_failure(where, &guard, &cinfo, buf, len);
 		goto done;
 	}
 	jpeg_create_decompress(&cinfo);
@@ -238,7 +332,7 @@ static int decode_jpeg(const unsigned char *buf, size_t len, int channels, int m
 	cinfo.mem->max_memory_to_use = IMAGE_JPEG_MAX_MEMORY;
 	jpeg_mem_src(&cinfo, buf, (unsigned long)len);
 	jpeg_read_header(&cinfo, TRUE);
-	if ((rc = check_dims("image_decode", "JPEG", cinfo.image_width, cinfo.image_height)))
+	if ((rc = check_dims(where, "JPEG", cinfo.image_width, cinfo.image_height)))
 		goto done;
 
 	cmyk = cinfo.num_components == 4;
@@ -259,21 +353,46 @@ static int decode_jpeg(const unsigned char *buf, size_t len, int channels, int m
 			}
 		}
 	}
+	if (window && (window[0] > (int)cinfo.image_width - window[2] ||
+		       window[1] > (int)cinfo.image_height - window[3])) {
+		rc = mx_error(MX_ERR_INVALID, "%s: rectangle %dx%d at (%d, %d) is not inside the "
+			      "%ux%u image", where, window[2], window[3], window[0], window[1],
+			      cinfo.image_width, cinfo.image_height);
+		goto done;
+	}
 	jpeg_start_decompress(&cinfo);
 	if (!cmyk && (int)cinfo.output_components != out_channels) {
-		rc = mx_error(MX_ERR_INTERNAL, "image_decode: libjpeg gave %d components, not %d",
+		rc = mx_error(MX_ERR_INTERNAL, "%s: libjpeg gave %d components, not %d", where,
 			      cinfo.output_components, out_channels);
 		goto done;
 	}
-	if ((rc = image_reserve(img, (int)cinfo.output_width, (int)cinfo.output_height,
-				out_channels)))
+	if (window) {
+		/* crop and skip only where that gives a full decode's pixels; without a crop
+		 * the scanlines are the image's */
+		int cut = jpeg_can_cut(&cinfo), direct = x_in_img && !cmyk;
+		JDIMENSION x0 = 0, cols = cinfo.output_width;
+		if (cut)
+			jpeg_crop_window(&cinfo, window[0], window[2], &x0, &cols);
+		if ((rc = image_reserve(img, direct ? (int)cols : window[2], window[3], out_channels)))
+			goto done;
+		/* 4 scanlines of the full width: enough for any crop of it */
+		if (!(scratch = malloc((size_t)cinfo.image_width * 4 * 4))) {
+			rc = mx_error(MX_ERR_NOMEM, "%s: out of memory", where);
+			goto done;
+		}
+		jpeg_read_window(&cinfo, cut, direct, cmyk, (int)x0, window[0], window[1], window[2],
+				 window[3], scratch, img);
+		if (x_in_img)
+			*x_in_img = direct ? window[0] - (int)x0 : 0;
+	} else if ((rc = image_reserve(img, (int)cinfo.output_width, (int)cinfo.output_height,
+				       out_channels))) {
 		goto done;
-	if (cmyk && !(cmyk_row = malloc((size_t)cinfo.output_width * 4))) {
-		rc = mx_error(MX_ERR_NOMEM, "image_decode: out of memory");
-		goto done;
-	}
-	{
+	} else {
 		size_t stride = (size_t)img->width * out_channels;
+		if (cmyk && !(cmyk_row = malloc((size_t)cinfo.output_width * 4))) {
+			rc = mx_error(MX_ERR_NOMEM, "%s: out of memory", where);
+			goto done;
+		}
 		while (cinfo.output_scanline < cinfo.output_height) {
 			unsigned char *row = img->pixels + cinfo.output_scanline * stride;
 			if (cmyk) {
@@ -295,7 +414,7 @@ static int decode_jpeg(const unsigned char *buf, size_t len, int channels, int m
 		}
 	}
 	if (cinfo.output_scanline < cinfo.output_height) {
-		rc = mx_error(MX_ERR_FORMAT, "image_decode: JPEG stopped after %u of %u rows",
+		rc = mx_error(MX_ERR_FORMAT, "%s: JPEG stopped after %u of %u rows", where,
 			      cinfo.output_scanline, cinfo.output_height);
 		goto done;
 	}
@@ -303,6 +422,7 @@ static int decode_jpeg(const unsigned char *buf, size_t len, int channels, int m
 done:
 	jpeg_destroy_decompress(&cinfo);
 	free(cmyk_row);
+	free(scratch);
 	return rc;
 }
 
@@ -444,7 +564,9 @@ static int png_failure(const char *where, struct png_guard *g)
 			g->message);
 }
 
-static int decode_png(const unsigned char *buf, size_t len, int channels, struct image *img)
+/* where names the public function in messages. */
+static int decode_png(const char *where, const unsigned char *buf, size_t len, int channels,
+		      struct image *img)
 {
 	struct png_guard guard = {.buf = buf, .len = len};
 	png_structp png;
@@ -455,10 +577,10 @@ static int decode_png(const unsigned char *buf, size_t len, int channels, struct
 				     png_guard_warning);
 	if (!png || !(info = png_create_info_struct(png))) {
 		png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
-		return mx_error(MX_ERR_NOMEM, "image_decode: out of memory for libpng");
+		return mx_error(MX_ERR_NOMEM, "%s: out of memory for libpng", where);
 	}
 	if (setjmp(png_jmpbuf(png))) {
-		rc = png_failure("image_decode", &guard);
+		rc = png_failure(where, &guard);
 		goto done;
 	}
 	png_set_read_fn(png, &guard, png_guard_read);
@@ -474,7 +596,7 @@ static int decode_png(const unsigned char *buf, size_t len, int channels, struct
 		int out_channels, passes;
 		size_t stride;
 
-		if ((rc = check_dims("image_decode", "PNG", width, height)))
+		if ((rc = check_dims(where, "PNG", width, height)))
 			goto done;
 		out_channels = channels ? channels : color ? 3 : 1;
 		/* As OpenCV's PNG reader: high byte of 16-bit samples, palette and low-depth
@@ -495,8 +617,8 @@ static int decode_png(const unsigned char *buf, size_t len, int channels, struct
 		png_read_update_info(png, info);
 		stride = (size_t)width * out_channels;
 		if (png_get_rowbytes(png, info) != stride) {
-			rc = mx_error(MX_ERR_INTERNAL, "image_decode: libpng rows of %zu bytes, "
-				      "expected %zu", (size_t)png_get_rowbytes(png, info), stride);
+			rc = mx_error(MX_ERR_INTERNAL, "%s: libpng rows of %zu bytes, "
+				      "expected %zu", where, (size_t)png_get_rowbytes(png, info), stride);
 			goto done;
 		}
 		if ((rc = image_reserve(img, (int)width, (int)height, out_channels)))
@@ -601,12 +723,52 @@ int image_decode(const void *buf, size_t len, int channels, int min_side, struct
 		return mx_error(MX_ERR_FORMAT, "image_decode: empty buffer: not a JPEG or PNG image");
 	switch (image_sniff(p, len)) {
 	case IMAGE_JPEG:
-		return decode_jpeg(p, len, channels, min_side, img);
+		return decode_jpeg("image_decode", p, len, channels, min_side, NULL, NULL, img);
 	case IMAGE_PNG:
-		return decode_png(p, len, channels, img);
+		return decode_png("image_decode", p, len, channels, img);
 	default:
 		return mx_error(MX_ERR_FORMAT, "image_decode: not a JPEG or PNG image (%zu bytes "
 				"starting %02x %02x %02x %02x)", len, p[0], len > 1 ? p[1] : 0,
+				len > 2 ? p[2] : 0, len > 3 ? p[3] : 0);
+	}
+}
+
+int image_decode_region(const void *buf, size_t len, int channels, int x, int y, int width,
+			int height, struct image *img, int *x_in_img)
+{
+	const unsigned char *p = buf;
+	int window[4] = {x, y, width, height}, rc;
+	if (!img)
+		return mx_error(MX_ERR_INVALID, "image_decode_region: no output image");
+	if (channels != 0 && channels != 1 && channels != 3)
+		return mx_error(MX_ERR_INVALID, "image_decode_region: channels %d (0, 1 or 3)",
+				channels);
+	if (x < 0 || y < 0 || width <= 0 || height <= 0)
+		return mx_error(MX_ERR_INVALID, "image_decode_region: rectangle %dx%d at (%d, %d) "
+				"is empty or starts outside the image", width, height, x, y);
+	if (!p || len == 0)
+		return mx_error(MX_ERR_FORMAT, "image_decode_region: empty buffer: not a JPEG or "
+				"PNG image");
+	switch (image_sniff(p, len)) {
+	case IMAGE_JPEG:
+		return decode_jpeg("image_decode_region", p, len, channels, 0, window, x_in_img, img);
+	case IMAGE_PNG: {
+		/* libpng has no cheaper way: decode it all, then crop */
+		struct image whole = {0};
+		if (!(rc = decode_png("image_decode_region", p, len, channels, &whole))) {
+			if (x > whole.width - width || y > whole.height - height)
+				rc = mx_error(MX_ERR_INVALID, "image_decode_region: rectangle %dx%d at "
+					      "(%d, %d) is not inside the %dx%d image", width, height,
+					      x, y, whole.width, whole.height);
+			else if (!(rc = image_crop(&whole, x, y, width, height, img)) && x_in_img)
+				*x_in_img = 0;
+		}
+		image_free(&whole);
+		return rc;
+	}
+	default:
+		return mx_error(MX_ERR_FORMAT, "image_decode_region: not a JPEG or PNG image (%zu "
+				"bytes starting %02x %02x %02x %02x)", len, p[0], len > 1 ? p[1] : 0,
 				len > 2 ? p[2] : 0, len > 3 ? p[3] : 0);
 	}
 }

@@ -48,6 +48,20 @@ enum image_format image_sniff(const void *buf, size_t len);
  * size. Returns MX_OK, or MX_ERR_FORMAT with a message such as "not a JPEG or PNG image"
  * or "corrupt JPEG data: premature end of data segment". */
 int image_decode(const void *buf, size_t len, int channels, int min_side, struct image *img);
+/* Decodes only the rectangle (x, y, width, height) of the image, which must lie inside
+ * it: the pixels of image_decode(buf, len, channels, 0, ...) followed by image_crop, bit
+ * for bit, with the same errors for corrupt data. A baseline or progressive JPEG with
+ * sampling factors of 1 or 2 (4:4:4, 4:2:2, 4:4:0, 4:2:0, gray) skips the rows above the
+ * rectangle and the IDCT, upsampling and color conversion of the columns outside it
+ * (libjpeg-turbo's jpeg_skip_scanlines and jpeg_crop_scanline), and only entropy-decodes
+ * the rows below; other JPEGs and PNGs are decoded whole. Find the size first with
+ * image_probe. With x_in_img NULL, img is the rectangle. Given x_in_img, img may be wider,
+ * holding the rows as the decoder produced them (no copy): the rectangle is then its
+ * columns [*x_in_img, *x_in_img + width), and the columns beside it need not be a full
+ * decode's. Returns MX_OK; MX_ERR_INVALID for a rectangle outside the image; or
+ * image_decode's errors, named "image_decode_region". */
+int image_decode_region(const void *buf, size_t len, int channels, int x, int y, int width,
+			int height, struct image *img, int *x_in_img);
 /* Reads only the dimensions and channel count of an encoded image. */
 int image_probe(const void *buf, size_t len, int *width, int *height, int *channels);
 
