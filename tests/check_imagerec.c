@@ -21,7 +21,10 @@
 
 /* ---- writing .rec files ------------------------------------------------------------------ */
 
-enum item_kind { ITEM_PNG = 0, ITEM_JPEG, ITEM_NOT_IMAGE, ITEM_TRUNCATED_JPEG };
+/* ITEM_NOISY_JPEG: the pattern with noise and edges in every channel (which JPEG's chroma
+ * upsampling blends across columns and rows); ITEM_DAMAGED_JPEG: that, with a restart
+ * marker out of place in its last rows' data (libjpeg warns, so it is corrupt). */
+enum item_kind { ITEM_PNG = 0, ITEM_JPEG, ITEM_NOT_IMAGE, ITEM_TRUNCATED_JPEG, ITEM_NOISY_JPEG, ITEM_DAMAGED_JPEG };
 
 struct item {
 	int w, h, channels;       /* channels 0: 3 */
@@ -76,6 +79,19 @@ static void write_rec(const char *rec_path, const char *idx_path, int n, const s
 			ck_ok(image_encode(&img, IMAGE_JPEG, 90, &content, &content_len));
 			content_len /= 2;
 			break;
+		case ITEM_NOISY_JPEG:
+		case ITEM_DAMAGED_JPEG: {
+			uint32_t state = (uint32_t)it->id * 2654435761u + 1;
+			for (size_t k = 0; k < (size_t)it->w * it->h * channels; k++) {
+				int v = img.pixels[k] + (k / channels % 7 == 0 ? 128 : 0);
+				state = state * 1664525u + 1013904223u;
+				img.pixels[k] = (unsigned char)(v + (int)(state >> 27));
+			}
+			ck_ok(image_encode(&img, IMAGE_JPEG, 90, &content, &content_len));
+			if (it->kind == ITEM_DAMAGED_JPEG)
+				content[content_len - 12] = 0xff, content[content_len - 11] = 0xd5;
+			break;
+		}
 		case ITEM_NOT_IMAGE:
 			content = (unsigned char *)strdup("this is not an image, just some text");
 			content_len = strlen((char *)content);
@@ -745,6 +761,69 @@ START_TEST(the_last_batch_wraps_to_the_start_or_is_zero_filled)
 }
 END_TEST
 
+/* ---- decoding only the crop ------------------------------------------------------------------ */
+
+/* With nothing between decoding and cropping that changes the pixels, the iterator decodes
+ * only the crop's part of a JPEG (image_decode_region); MXTRAIN_IMAGEREC_CROP_DECODE=0 turns
+ * that off. Either way the batches are the same bits, and the same records are skipped. */
+START_TEST(decoding_only_the_crop_gives_the_batches_of_a_full_decode)
+{
+	static const char *const settings[] = {
+		"data_shape=(3, 40, 40);rand_crop=true;rand_mirror=true;mean_r=123.7;mean_g=116.8;mean_b=103.9;std_r=58.4;"
+		"std_g=57.1;std_b=57.4",
+		"data_shape=(3, 40, 40);mirror=true;scale=0.5",
+		"data_shape=(3, 40, 40);resize=48;rand_crop=true;inter_method=10",   /* a no-op for some, draws all the same */
+		"data_shape=(3, 40, 40);resize=60;rand_crop=true",
+		"data_shape=(3, 32, 32);random_resized_crop=true;min_random_area=0.3;max_aspect_ratio=0.3;inter_method=10",
+		"data_shape=(3, 32, 32);max_crop_size=44;min_crop_size=30;rand_crop=true;rand_mirror=true",
+		"data_shape=(3, 40, 40);rand_crop=true;brightness=0.3;contrast=0.3;saturation=0.3;random_h=10;"
+		"random_l=20;pca_noise=0.1;max_random_contrast=0.2;max_random_illumination=5",
+		"data_shape=(1, 40, 37);rand_crop=true;rand_mirror=true",
+		"data_shape=(3, 60, 60);rand_crop=true",   /* scaled up first: decoded whole */
+		"data_shape=(3, 40, 40);rand_crop=true;pad=3;max_rotate_angle=10",
+	};
+	char spec[SPEC_MAX], *log_on, *log_off;
+	struct item items[26];
+	for (int i = 0; i < 26; i++)
+		items[i] = (struct item){.w = 48 + 9 * (i % 4), .h = 48 + 11 * (i % 3), .kind = ITEM_NOISY_JPEG,
+					 .id = (uint64_t)i, .label = (float)i};
+	items[3].channels = items[10].channels = 1;   /* gray JPEGs */
+	items[5].kind = ITEM_PNG;
+	items[7].kind = ITEM_DAMAGED_JPEG;
+	items[12].kind = ITEM_TRUNCATED_JPEG;
+	items[20].kind = ITEM_JPEG;
+	write_rec(tmp_path("crop.rec"), NULL, 26, items, NULL);
+	for (size_t k = 0; k < sizeof settings / sizeof *settings; k++) {
+		struct epoch on, off;
+		snprintf(spec, sizeof spec, "path_imgrec=%s;batch_size=8;shuffle=true;seed=%zu;verbose=0;preprocess_threads=2;%s",
+			 tmp_path("crop.rec"), k, settings[k]);
+		unsetenv("MXTRAIN_IMAGEREC_CROP_DECODE");
+		on = run_epoch_logged(spec, 1, &log_on);
+		setenv("MXTRAIN_IMAGEREC_CROP_DECODE", "0", 1);
+		off = run_epoch_logged(spec, 1, &log_off);
+		unsetenv("MXTRAIN_IMAGEREC_CROP_DECODE");
+		ck_assert_int_eq(on.rows, 24);   /* 24 good images */
+		ck_assert_int_eq(on.batches, 3);
+		ck_assert_int_eq(off.rows, on.rows);
+		ck_assert_msg(!memcmp(on.data, off.data, (size_t)on.rows * on.per * sizeof(float)),
+			      "%s: decoding only the crop changed the batches", settings[k]);
+		ck_assert(!memcmp(on.label, off.label, (size_t)on.rows * sizeof(float)));
+		ck_assert_msg(strstr(log_on, "skipped 2 corrupt records of 26") && strstr(log_off, "skipped 2 corrupt records of 26"),
+			      "%s: on: %s\noff: %s", settings[k], log_on, log_off);
+		/* the damaged record's warning names the decoder that found it */
+		ck_assert_msg(!strstr(log_off, "image_decode_region"), "%s", log_off);
+		if (k == 0 || k == 4)
+			ck_assert_msg(strstr(log_on, "image_decode_region: JPEG at byte"), "%s", log_on);
+		if (k >= 8)
+			ck_assert_msg(!strstr(log_on, "image_decode_region"), "%s", log_on);
+		free(log_on);
+		free(log_off);
+		free_epoch(&on);
+		free_epoch(&off);
+	}
+}
+END_TEST
+
 /* ---- faults --------------------------------------------------------------------------------- */
 
 START_TEST(a_corrupt_record_is_skipped_with_a_warning_and_counted)
@@ -1089,6 +1168,7 @@ int main(void)
 	tcase_add_test(keys, an_image_list_replaces_the_labels_by_image_id);
 	tcase_add_test(order, shuffle_order_depends_only_on_seed_and_epoch);
 	tcase_add_test(order, batches_are_the_same_for_one_two_and_three_threads);
+	tcase_add_test(order, decoding_only_the_crop_gives_the_batches_of_a_full_decode);
 	tcase_add_test(order, parts_cover_every_record_once_with_and_without_an_index);
 	tcase_add_test(order, the_last_batch_wraps_to_the_start_or_is_zero_filled);
 	tcase_add_test(faults, a_corrupt_record_is_skipped_with_a_warning_and_counted);
