@@ -57,6 +57,19 @@ static double now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds the process has used so far: user + system time of all its threads. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) {
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru))
+			return 0;
+		return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+	}
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* The process's peak resident memory in MB: VmHWM of /proc/self/status, or getrusage's
  * maximum where there is no /proc. */
 static double peak_rss_mb(void)
@@ -80,7 +93,9 @@ static double peak_rss_mb(void)
  * behind it (no graph is built and no weights are allocated), as cxxnet's test_io did,
  * and prints a line per epoch and one `test-io key=value ...` line at the end. Images
  * are real examples (padding rows are not counted), so images = examples per epoch x
- * epochs. Returns MX_OK or the iterator's error. */
+ * epochs. CPU time is the whole process's (user + system, every thread) over the same
+ * spans as the wall clock: each epoch, and all epochs (cpu_seconds). Returns MX_OK or the
+ * iterator's error. */
 static int test_io(const struct mx_conf *c, FILE *out)
 {
 	struct solver_param solver;
@@ -88,7 +103,7 @@ static int test_io(const struct mx_conf *c, FILE *out)
 	struct data_batch b;
 	struct mx_shape ds, ls;
 	long batches = 0, images = 0;
-	double t0, open_seconds, seconds = 0, batch_mb, queue_mb;
+	double t0, open_seconds, seconds = 0, cpu = 0, batch_mb, queue_mb;
 	int rc, prefetch;
 
 	param_defaults(solver_params, &solver);
@@ -108,7 +123,7 @@ static int test_io(const struct mx_conf *c, FILE *out)
 	queue_mb = (prefetch > 0 ? prefetch + 1 : 1) * batch_mb;
 	for (int epoch = 0; epoch < solver.num_epoch; epoch++) {
 		long epoch_batches = 0, epoch_images = 0;
-		double t = now_seconds(), dt;
+		double t = now_seconds(), c = cpu_seconds(), dt, dc;
 		if ((rc = iter_reset(it, epoch)))
 			goto done;
 		while ((rc = iter_next(it, &b)) == MX_OK) {
@@ -119,18 +134,20 @@ static int test_io(const struct mx_conf *c, FILE *out)
 			goto done;
 		rc = MX_OK;
 		dt = now_seconds() - t;
-		fprintf(out, "Epoch[%d] test-io: %ld images in %ld batches, %.3f s, %.1f images/sec\n", epoch,
-			epoch_images, epoch_batches, dt, dt > 0 ? epoch_images / dt : 0.0);
+		dc = cpu_seconds() - c;
+		fprintf(out, "Epoch[%d] test-io: %ld images in %ld batches, %.3f s, %.1f images/sec, %.3f s CPU\n",
+			epoch, epoch_images, epoch_batches, dt, dt > 0 ? epoch_images / dt : 0.0, dc);
 		fflush(out);
 		batches += epoch_batches;
 		images += epoch_images;
 		seconds += dt;
+		cpu += dc;
 	}
 	fprintf(out,
-		"test-io iter=%s epochs=%d batches=%ld images=%ld seconds=%.3f images_per_sec=%.1f open_seconds=%.3f "
-		"batch_mb=%.3f prefetch_buffer=%d queue_mb=%.3f peak_rss_mb=%.1f\n",
+		"test-io iter=%s epochs=%d batches=%ld images=%ld seconds=%.3f images_per_sec=%.1f cpu_seconds=%.3f "
+		"open_seconds=%.3f batch_mb=%.3f prefetch_buffer=%d queue_mb=%.3f peak_rss_mb=%.1f\n",
 		section_value(&c->train, "iter"), solver.num_epoch, batches, images, seconds,
-		seconds > 0 ? images / seconds : 0.0, open_seconds, batch_mb, prefetch, queue_mb, peak_rss_mb());
+		seconds > 0 ? images / seconds : 0.0, cpu, open_seconds, batch_mb, prefetch, queue_mb, peak_rss_mb());
 done:
 	iter_free(it);
 	return rc;

@@ -160,7 +160,6 @@ echo "data: $N JPEGs of 400x300..640x480 ($JPEG_KB KB on average), packed with i
 
 FAILED=0
 declare -A SPEEDS CPUS MEDIAN
-TICK=$(getconf CLK_TCK)
 
 # --- the iterator runs -------------------------------------------------------------------------------
 # Each writes its output to $1 and prints "IMAGES_PER_SEC IMAGES_PER_CPU_SECOND", or fails. The
@@ -174,36 +173,17 @@ run_raw() {
 			if (v["cpu_seconds"] > 0) printf "%s %.1f\n", v["images_per_sec"], v["images"] / v["cpu_seconds"] }' "$1"
 }
 
-# CPU seconds the process PID has used so far (all threads).
-proc_cpu() { awk -v tick="$TICK" '{ printf "%.3f", ($14 + $15) / tick }' "/proc/$1/stat" 2>/dev/null; }
-
-# mxtrain prints "Epoch[e] test-io: N images in B batches, S s, R images/sec" per epoch (flushed);
-# the figure is images / seconds over the epochs after the first. The process's CPU time is read
-# from /proc when the first and the last epoch lines come out.
+# mxtrain prints "Epoch[e] test-io: N images in B batches, S s, R images/sec, C s CPU" per epoch,
+# C being the process's user + system time over the epoch (all threads); both figures are taken
+# over the epochs after the first.
 run_mxtrain() {
-	local out=$1 fifo=$LOGS/mxtrain.fifo pid line c0= c1= status=0
-	rm -f "$fifo"
-	mkfifo "$fifo"
 	(cd "$LOGS" && exec "$BUILD/mxtrain" --test-io "$CONF" data.train.path_imgrec="$REC" \
-		data.train.preprocess_threads="$2" solver.num_epoch="$EPOCHS") >"$fifo" 2>&1 &
-	pid=$!
-	: >"$out"
-	while IFS= read -r line; do
-		case $line in
-		"Epoch[0] test-io: "*) c0=$(proc_cpu "$pid") ;;&
-		"Epoch[$((EPOCHS - 1))] test-io: "*) c1=$(proc_cpu "$pid") ;;
-		esac
-		printf '%s\n' "$line" >>"$out"
-	done <"$fifo"
-	wait "$pid" || status=$?
-	rm -f "$fifo"
-	[ "$status" = 0 ] || return 1
-	[ "$EPOCHS" = 1 ] && c0=0
-	awk -v epochs="$EPOCHS" -v cpu="$(awk -v a="${c0:-0}" -v b="${c1:-0}" 'BEGIN {print b - a}')" '
+		data.train.preprocess_threads="$2" solver.num_epoch="$EPOCHS") >"$1" 2>&1 || return 1
+	awk -v epochs="$EPOCHS" '
 		/^Epoch\[[0-9]+\] test-io: / {
 			e = substr($1, 7) + 0
-			if (e > 0 || epochs == 1) { n += $3; s += $8 } }
-		END { if (s > 0 && cpu > 0) printf "%.1f %.1f\n", n / s, n / cpu }' "$out"
+			if (e > 0 || epochs == 1) { n += $3; s += $8; c += $(NF - 2) } }
+		END { if (s > 0 && c > 0) printf "%.1f %.1f\n", n / s, n / c }' "$1"
 }
 
 # MXNet's ImageRecordIter caps preprocess_threads at max(cores / 2 - 1, 1) (1 on 2 cores): its
