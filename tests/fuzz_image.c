@@ -385,6 +385,19 @@ static void check_one(const unsigned char *data, size_t len, struct image *img,
 			if (sum == 0xffffffffu)
 				fprintf(stderr, " ");
 		}
+		/* a region of what decoded whole must decode too, to the same pixels */
+		if (min_side == 0) {
+			int rw = 1 + (int)below(img->width), rh = 1 + (int)below(img->height);
+			int rx = (int)below(img->width - rw + 1), ry = (int)below(img->height - rh + 1);
+			if (image_decode_region(data, len, channels, rx, ry, rw, rh, tmp, NULL))
+				fail(data, len, "image_decode_region failed where image_decode succeeded",
+				     mx_error_message());
+			for (int yy = 0; yy < rh; yy++)
+				if (memcmp(tmp->pixels + (size_t)yy * rw * img->channels,
+					   img->pixels + ((size_t)(ry + yy) * img->width + rx) * img->channels,
+					   (size_t)rw * img->channels))
+					fail(data, len, "image_decode_region differs from image_decode + crop", "");
+		}
 		if (image_resize(img, 1 + (int)below(64), 1 + (int)below(64), (enum image_interp)below(4), tmp))
 			fail(data, len, "resizing a decoded image failed", mx_error_message());
 		if (image_crop(img, (int)below(img->width), (int)below(img->height), 1, 1, tmp))

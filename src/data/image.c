@@ -222,11 +222,16 @@ static void cmyk_row_to_rgb(const unsigned char *cmyk, unsigned char *out, int w
 }
 
 /* Whether a window of this JPEG can be decoded alone (jpeg_crop_scanline and
- * jpeg_skip_scanlines) with the very pixels of a full decode: full size, and sampling
- * factors of 1 or 2 (4:4:4, 4:2:2, 4:4:0, 4:2:0, gray), the cases whose fancy upsampling
- * the region decode's tests check; anything else (4:1:1, 4x2, ...) decodes every row. */
-static int jpeg_can_cut(const struct jpeg_decompress_struct *cinfo)
+ * jpeg_skip_scanlines) with the very pixels of a full decode: baseline, full size, and
+ * sampling factors of 1 or 2 (4:4:4, 4:2:2, 4:4:0, 4:2:0, gray), the cases whose fancy
+ * upsampling the region decode's tests check; anything else (4:1:1, 4x2, ...) decodes
+ * every row. Progressive files decode whole: when their scans leave coefficients unknown,
+ * libjpeg smooths each block with its neighbours, and a cut window has other neighbours at
+ * its edges (the fuzz harness found such a file). */
+static int jpeg_can_cut(j_decompress_ptr cinfo)
 {
+	if (jpeg_has_multiple_scans(cinfo))
+		return 0;
 	if (cinfo->scale_num != cinfo->scale_denom || cinfo->max_h_samp_factor > 2 ||
 	    cinfo->max_v_samp_factor > 2)
 		return 0;
