@@ -922,14 +922,27 @@ START_TEST(a_damaged_record_header_is_skipped_with_an_index_and_with_a_scan)
 }
 END_TEST
 
-START_TEST(an_index_offset_past_the_end_names_the_index_line)
+START_TEST(an_index_offset_past_the_end_is_skipped_with_a_warning_or_an_error_when_strict)
 {
-	char spec[SPEC_MAX];
+	char spec[SPEC_MAX], *log;
 	struct data_iter *it;
+	struct epoch e;
 	write_simple(tmp_path("p.rec"), NULL, 3, 8, 8);
 	spit_text(tmp_path("p.idx"), "0\t0\n1\t4000000\n");
 	snprintf(spec, sizeof spec, "path_imgrec=%s;path_imgidx=%s;data_shape=(3, 8, 8);batch_size=2;verbose=0",
 		 tmp_path("p.rec"), tmp_path("p.idx"));
+	/* default: the line is dropped with a warning naming it, the other record is read */
+	e = run_epoch_logged(spec, 0, &log);
+	ck_assert_int_eq(e.batches, 1);
+	ck_assert_int_eq(e.pads[0], 1);
+	ck_assert_float_eq(e.label[0], 0);
+	ck_assert_msg(strstr(log, "p.idx:2: offset 4000000 is at or past the end") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "skipped") != NULL, "%s", log);
+	free(log);
+	free_epoch(&e);
+	/* skip_corrupt = false: an error naming the line */
+	snprintf(spec, sizeof spec, "path_imgrec=%s;path_imgidx=%s;data_shape=(3, 8, 8);batch_size=2;verbose=0;"
+		 "skip_corrupt=false", tmp_path("p.rec"), tmp_path("p.idx"));
 	ck_assert_int_eq(open_iter(&it, spec), MX_ERR_FORMAT);
 	ck_assert_msg(strstr(mx_error_message(), "p.idx:2: offset 4000000 is at or past the end") != NULL, "%s",
 		      mx_error_message());
@@ -1174,7 +1187,7 @@ int main(void)
 	tcase_add_test(faults, a_corrupt_record_is_skipped_with_a_warning_and_counted);
 	tcase_add_test(faults, without_skip_corrupt_a_corrupt_record_is_an_error_naming_file_and_offset);
 	tcase_add_test(faults, a_damaged_record_header_is_skipped_with_an_index_and_with_a_scan);
-	tcase_add_test(faults, an_index_offset_past_the_end_names_the_index_line);
+	tcase_add_test(faults, an_index_offset_past_the_end_is_skipped_with_a_warning_or_an_error_when_strict);
 	tcase_add_test(faults, an_index_beside_the_rec_that_does_not_fit_it_is_ignored_with_a_warning);
 	tcase_add_test(faults, empty_and_missing_files_are_clear_errors);
 	tcase_add_test(faults, bad_keys_and_values_are_errors_that_say_what_to_give);

@@ -1154,8 +1154,25 @@ static int offsets_from_index(struct imagerec_iter *it, const char *idx_path, lo
 	int64_t begin = 0, end = 0;
 	int rc;
 
-	if ((rc = recordio_index_read(idx_path, &idx)) || (rc = recordio_index_check(&idx, idx_path, rec_size)))
+	if ((rc = recordio_index_read(idx_path, &idx)))
 		goto done;
+	if (by_count && p->skip_corrupt) {
+		/* A named index with lines past the end of the .rec: those lines are dropped with a
+		 * warning each (their records cannot exist); the rest are read. */
+		long kept = 0;
+		for (long i = 0; i < idx.n; i++) {
+			if (idx.offsets[i] < rec_size) {
+				idx.keys[kept] = idx.keys[i];
+				idx.offsets[kept++] = idx.offsets[i];
+			} else {
+				mx_warn("%s:%ld: offset %lld is at or past the end of %s (%lld bytes); skipped",
+					idx_path, i + 1, idx.offsets[i], p->path_imgrec, rec_size);
+			}
+		}
+		idx.n = kept;
+	} else if ((rc = recordio_index_check(&idx, idx_path, rec_size))) {
+		goto done;
+	}
 	qsort(idx.offsets, idx.n, sizeof *idx.offsets, cmp_offset);
 	if (!by_count && idx.n > 0) {
 		/* An index nobody named may be stale (the .rec rewritten since): its last record
