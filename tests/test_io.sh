@@ -18,7 +18,7 @@ run() {
 field() { tail -1 "$WORK/$1.out" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 # expect_counts NAME ITER EPOCHS BATCHES IMAGES: the last line is a test-io line with these
-# exact counts, a positive rate and a peak memory between 1 MB and 1 GB.
+# exact counts, a positive rate, a peak memory between 1 MB and 1 GB and a CPU time.
 expect_counts() {
 	local name=$1 iter=$2 epochs=$3 batches=$4 images=$5 last
 	last=$(tail -1 "$WORK/$name.out")
@@ -28,8 +28,9 @@ expect_counts() {
 		[ "$(field "$name" batches)" != "$batches" ] || [ "$(field "$name" images)" != "$images" ]; then
 		fail "$name: want iter=$iter epochs=$epochs batches=$batches images=$images: $last"
 	elif ! awk -v r="$(field "$name" images_per_sec)" -v m="$(field "$name" peak_rss_mb)" \
-		'BEGIN { exit !(r > 0 && m > 1 && m < 1024) }'; then
-		fail "$name: images_per_sec or peak_rss_mb is not sensible: $last"
+		-v c="$(field "$name" cpu_seconds)" -v s="$(field "$name" seconds)" \
+		'BEGIN { exit !(r > 0 && m > 1 && m < 1024 && c != "" && c >= 0 && c <= 64 * s + 0.05) }'; then
+		fail "$name: images_per_sec, peak_rss_mb or cpu_seconds is not sensible: $last"
 	elif [ "$(grep -c "^Epoch\[[0-9]*\] test-io: " "$WORK/$name.out")" -ne "$epochs" ]; then
 		fail "$name: want $epochs per-epoch lines: $(cat "$WORK/$name.out")"
 	else
