@@ -71,21 +71,9 @@ DATA=${DATA:-$BUILD/bench-imagerec}
 # the timed epochs (all of them when there is only one)
 TIMED=$((EPOCHS > 1 ? EPOCHS - 1 : 1))
 
-if [ "$KEEP" = 1 ]; then
-	LOGS=$BUILD/bench-logs
-	mkdir -p "$LOGS"
-else
-	LOGS=$(mktemp -d "${TMPDIR:-/tmp}/bench_imagerec.XXXXXX")
-	trap 'rm -rf "$LOGS"' EXIT
-fi
+. "$BENCH/benchlib.sh"
+bench_logs bench_imagerec
 
-# Prints the median of the numbers on stdin, one a line (nothing when there are none).
-median() {
-	sort -g | awk '{v[NR] = $1} END {
-		if (NR == 0) exit
-		if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]
-		else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 has_section() { [[ ,$SECTIONS, == *,$1,* ]]; }
 # ratio A B: A / B to 2 decimals, or n/a.
 ratio() {
@@ -93,26 +81,6 @@ ratio() {
 }
 now() { date +%s.%N; }
 
-# Prints the percentage of CPU time that was busy over the next second (all processes).
-cpu_busy() {
-	local a b c d e f g h t1 i1 t2 i2
-	read -r _ a b c d e f g h _ </proc/stat
-	t1=$((a + b + c + d + e + f + g + h)) i1=$((d + e))
-	sleep 1
-	read -r _ a b c d e f g h _ </proc/stat
-	t2=$((a + b + c + d + e + f + g + h)) i2=$((d + e))
-	echo $((100 - 100 * (i2 - i1) / (t2 - t1 > 0 ? t2 - t1 : 1)))
-}
-BUSY_RUNS=0
-warn_if_busy() {
-	local busy
-	busy=$(cpu_busy)
-	if [ "$busy" -gt 10 ]; then
-		echo "WARNING: $busy% of the CPU was busy before $1 (load average $(cut -d' ' -f1-3 /proc/loadavg)):" \
-			"the figures are not reliable; measure on an idle machine"
-		BUSY_RUNS=$((BUSY_RUNS + 1))
-	fi
-}
 
 # --- what is there ------------------------------------------------------------------------------
 for f in mxtrain im2rec libmxcore.a; do

@@ -64,21 +64,9 @@ done
 # Batches a training run makes: the mnist iterator keeps the last partial batch (padded).
 BATCHES=$(( (60000 / PARTS + BATCH - 1) / BATCH ))
 
-if [ "$KEEP" = 1 ]; then
-	LOGS=$BUILD/bench-logs
-	mkdir -p "$LOGS"
-else
-	LOGS=$(mktemp -d "${TMPDIR:-/tmp}/bench_lenet.XXXXXX")
-	trap 'rm -rf "$LOGS"' EXIT
-fi
+. "$BENCH/benchlib.sh"
+bench_logs bench_lenet
 
-# Prints the median of the numbers on stdin, one a line (nothing when there are none).
-median() {
-	sort -g | awk '{v[NR] = $1} END {
-		if (NR == 0) exit
-		if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]
-		else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 has_section() { [[ ,$SECTIONS, == *,$1,* ]]; }
 
 # --- the runs: each writes its whole output to $1 and prints its samples/sec, or fails --------

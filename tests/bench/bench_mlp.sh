@@ -47,21 +47,9 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench_mlp: -r wants a positive count" >&2; exit 2; }
 [[ $EPOCHS =~ ^[1-9][0-9]*$ ]] || { echo "bench_mlp: -e wants a positive count" >&2; exit 2; }
 
-if [ "$KEEP" = 1 ]; then
-	LOGS=$BUILD/bench-logs
-	mkdir -p "$LOGS"
-else
-	LOGS=$(mktemp -d "${TMPDIR:-/tmp}/bench_mlp.XXXXXX")
-	trap 'rm -rf "$LOGS"' EXIT
-fi
+. "$BENCH/benchlib.sh"
+bench_logs bench_mlp
 
-# Prints the median of the numbers on stdin, one a line (nothing when there are none).
-median() {
-	sort -g | awk '{v[NR] = $1} END {
-		if (NR == 0) exit
-		if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]
-		else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # Each run_SYSTEM writes its whole output to $1 and prints its samples/sec, or fails.
 
@@ -131,29 +119,6 @@ available() {
 	esac
 }
 
-# Prints the percentage of CPU time that was busy over the next second (all processes).
-cpu_busy() {
-	local a b c d e f g h t1 i1 t2 i2
-	read -r _ a b c d e f g h _ </proc/stat
-	t1=$((a + b + c + d + e + f + g + h)) i1=$((d + e))
-	sleep 1
-	read -r _ a b c d e f g h _ </proc/stat
-	t2=$((a + b + c + d + e + f + g + h)) i2=$((d + e))
-	echo $((100 - 100 * (i2 - i1) / (t2 - t1 > 0 ? t2 - t1 : 1)))
-}
-
-# Other work on the machine skews the figures, PyTorch's most: its OpenMP threads spin at every
-# parallel region, and on a busy 2-core machine they lose the core they wait for.
-warn_if_busy() {
-	local busy
-	busy=$(cpu_busy)
-	if [ "$busy" -gt 10 ]; then
-		echo "WARNING: $busy% of the CPU was busy before run $1 (load average $(cut -d' ' -f1-3 /proc/loadavg)):" \
-			"the figures are not reliable; measure on an idle machine"
-		BUSY_RUNS=$((BUSY_RUNS + 1))
-	fi
-}
-BUSY_RUNS=0
 
 ACTIVE=()
 IFS=, read -r -a WANTED <<<"$SYSTEMS"
@@ -166,7 +131,7 @@ echo "MLP 784-256-128-10, batch 100, $THREADS threads, $EPOCHS epoch(s) a run, $
 declare -A SPEEDS
 FAILED=0
 for ((r = 1; r <= RUNS; r++)); do
-	warn_if_busy "$r"
+	warn_if_busy "run $r"
 	for s in "${ACTIVE[@]}"; do
 		out=$LOGS/$s-$r.log
 		if result=$(run_system "$s" "$out") && read -r speed note <<<"$result" && [ -n "$speed" ]; then

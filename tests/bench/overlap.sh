@@ -14,6 +14,7 @@
 # printed too: together's CPU should be about data's + compute's, its wall time their max.
 # On demand only (not make check).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
 usage() {
 	cat <<'EOF'
@@ -80,10 +81,6 @@ data = { train = { iter = "synthetic"; $SHAPE num_examples = $N; prefetch_buffer
 EOF
 common="solver.num_epoch=$EPOCHS solver.num_threads=$CT"
 
-median() {
-	sort -g | awk '{v[NR] = $1} END { if (NR == 0) exit
-		if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 # Mean of the timed epochs' "Time cost" lines (all but the first).
 epoch_seconds() { awk -F= '/Time cost=/ { if (n++) { s += $2; k++ } } END { if (k) printf "%.4f\n", s / k }' "$1"; }
 # Per-epoch seconds of --test-io: the "Epoch[e] test-io: ... S s," lines, all but the first.
@@ -91,7 +88,6 @@ io_seconds() {
 	awk '/test-io: / { for (i = 1; i <= NF; i++) if ($(i + 1) == "s,") t = $i; if (n++) { s += t; k++ } }
 		END { if (k) printf "%.4f\n", s / k }' "$1"
 }
-cpu() { awk '/^cpu / { print $2 }' "$1"; }
 
 : > "$WORK/data.txt"; : > "$WORK/compute.txt"; : > "$WORK/together.txt"
 : > "$WORK/data.cpu"; : > "$WORK/compute.cpu"; : > "$WORK/together.cpu"
@@ -110,10 +106,10 @@ for ((r = 1; r <= RUNS; r++)); do
 	awk '{ printf "%.2f\n", ($2 + $3) / '"$((EPOCHS))"' }' "$WORK/t" >> "$WORK/together.cpu"
 	echo "run $r: data $(tail -1 "$WORK/data.txt") s, compute $(tail -1 "$WORK/compute.txt") s, together $(tail -1 "$WORK/together.txt") s per epoch"
 done
-d=$(median < "$WORK/data.txt") c=$(median < "$WORK/compute.txt") t=$(median < "$WORK/together.txt")
+d=$(median 3 < "$WORK/data.txt") c=$(median 3 < "$WORK/compute.txt") t=$(median 3 < "$WORK/together.txt")
 echo
 echo "$N images, batch 64, 112x112 crops, $DT decode thread(s), $CT compute thread(s), median of $RUNS:"
-printf '  %-9s %8s s/epoch   (CPU %s s/epoch incl. start-up)\n' data "$d" "$(median < "$WORK/data.cpu")" \
-	compute "$c" "$(median < "$WORK/compute.cpu")" together "$t" "$(median < "$WORK/together.cpu")"
+printf '  %-9s %8s s/epoch   (CPU %s s/epoch incl. start-up)\n' data "$d" "$(median 2 < "$WORK/data.cpu")" \
+	compute "$c" "$(median 2 < "$WORK/compute.cpu")" together "$t" "$(median 2 < "$WORK/together.cpu")"
 awk -v d="$d" -v c="$c" -v t="$t" 'BEGIN { m = d > c ? d : c
 	printf "together / max(data, compute) = %.2f (target <= 1.10); together / (data + compute) = %.2f\n", t / m, t / (d + c) }'
