@@ -19,16 +19,14 @@ import logging
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import argv_threads  # noqa: E402  (imports nothing that reads the threads)
+
 
 def _early_env():
     # MXNet reads these when its engine starts, i.e. at import. On 2 cores one engine worker whose
     # operators use 2 OpenMP threads is MXNet's best setting (tests/bench/README.md).
-    threads = "2"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            threads = sys.argv[i + 1]
-        elif a.startswith("--threads="):
-            threads = a.split("=", 1)[1]
+    threads = argv_threads("2")
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -39,7 +37,6 @@ _early_env()
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fmnist import DATA_DIR, Speedometer, load_train, read_idx  # noqa: E402
 
 

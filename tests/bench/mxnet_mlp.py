@@ -14,17 +14,15 @@ import logging
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import argv_threads  # noqa: E402  (imports nothing that reads the threads)
+
 
 def _early_env():
     # MXNet reads these when its engine starts, i.e. at import. On 2 cores its best setting was
     # 2 engine workers running single-threaded operators: about twice the samples/sec of one
     # worker whose operators use 2 OpenMP threads (tests/bench/README.md).
-    threads = "2"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            threads = sys.argv[i + 1]
-        elif a.startswith("--threads="):
-            threads = a.split("=", 1)[1]
+    threads = argv_threads("2")
     os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", threads)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -35,7 +33,6 @@ _early_env()
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fmnist import DATA_DIR, Speedometer, load_train  # noqa: E402
 
 

@@ -16,16 +16,14 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import argv_threads  # noqa: E402  (imports nothing that reads the threads)
+
 
 # Threads must be fixed before torch (and its BLAS) is loaded. The best configuration on 2 cores
 # (tests/bench/README.md): torch's own 2 OpenMP threads, OpenBLAS single-threaded.
 def _early_threads():
-    threads = "2"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            threads = sys.argv[i + 1]
-        elif a.startswith("--threads="):
-            threads = a.split("=", 1)[1]
+    threads = argv_threads("2")
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -36,7 +34,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fmnist import DATA_DIR, Speedometer, load_train, read_idx  # noqa: E402
 
 ACTS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh}

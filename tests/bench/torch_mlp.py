@@ -11,15 +11,13 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import argv_threads  # noqa: E402  (imports nothing that reads the threads)
+
 # Threads must be fixed before torch (and its BLAS) is loaded. The best configuration found on
 # 2 cores: torch's own 2 threads, BLAS single-threaded (see tests/bench/README.md).
 def _early_threads():
-    threads = "2"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            threads = sys.argv[i + 1]
-        elif a.startswith("--threads="):
-            threads = a.split("=", 1)[1]
+    threads = argv_threads("2")
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -29,7 +27,6 @@ _early_threads()
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fmnist import DATA_DIR, Speedometer, load_train  # noqa: E402
 
 
