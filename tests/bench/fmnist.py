@@ -61,3 +61,57 @@ class Speedometer:
         if not speeds:
             raise RuntimeError("no full timing window: run more batches")
         return statistics.median(speeds)
+
+
+def torch_train(model, opt, loss_fn, x, y, n_batches, args):
+    """The timed PyTorch loop of torch_mlp.py and torch_lenet.py: args.epochs epochs of
+    n_batches slices of x, y; the training accuracy and cross-entropy every batch, as
+    mxtrain's metrics compute them; ends by printing median_samples_per_sec=."""
+    meter = Speedometer(args.batch_size, args.frequent)
+    for epoch in range(args.epochs):
+        correct, loss_sum = 0, 0.0
+        for b in range(n_batches):
+            xb = x[b * args.batch_size:(b + 1) * args.batch_size]
+            yb = y[b * args.batch_size:(b + 1) * args.batch_size]
+            opt.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            correct += int((out.argmax(1) == yb).sum())
+            loss_sum += float(loss)
+            meter.tick(epoch)
+        print(f"Epoch[{epoch}] Train-accuracy={correct / (n_batches * args.batch_size):.4f}\t"
+              f"Train-cross-entropy={loss_sum / n_batches:.4f}", flush=True)
+    print(f"median_samples_per_sec={meter.median():.1f}")
+
+
+def gluon_train(net, x, y, args):
+    """The timed Gluon loop of mxnet_mlp.py and mxnet_lenet.py for an initialised, hybridized
+    net: SGD with args.lr/momentum/wd, the training accuracy every batch (one sync per
+    batch). Returns the Speedometer. mxnet is imported by the caller, after its thread
+    settings are in the environment."""
+    import logging
+    import mxnet as mx
+    from mxnet import autograd, gluon
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), "sgd",
+                            {"learning_rate": args.lr, "momentum": args.momentum, "wd": args.wd})
+    it = mx.io.NDArrayIter(x, y.astype(np.float32), batch_size=args.batch_size, shuffle=False,
+                           last_batch_handle="discard")
+    metric = mx.metric.Accuracy()
+    meter = Speedometer(args.batch_size, args.frequent)
+    for epoch in range(args.epochs):
+        it.reset()
+        metric.reset()
+        for batch in it:
+            data, label = batch.data[0], batch.label[0]
+            with autograd.record():
+                out = net(data)
+                loss = loss_fn(out, label)
+            loss.backward()
+            trainer.step(args.batch_size)
+            metric.update([label], [out])
+            meter.tick(epoch)
+        logging.info("Epoch[%d] Train-%s=%f", epoch, *metric.get())
+    return meter

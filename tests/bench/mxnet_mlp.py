@@ -33,7 +33,7 @@ _early_env()
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fmnist import DATA_DIR, Speedometer, load_train  # noqa: E402
+from fmnist import DATA_DIR, Speedometer, gluon_train, load_train  # noqa: E402
 
 
 def mlp_symbol():
@@ -62,35 +62,13 @@ def run_module(args, x, y):
 
 
 def run_gluon(args, x, y):
-    from mxnet import autograd, gluon
     from mxnet.gluon import nn
 
     net = nn.HybridSequential()
     net.add(nn.Dense(256, activation="relu"), nn.Dense(128, activation="relu"), nn.Dense(10))
     net.initialize(mx.init.Xavier(magnitude=2.0), ctx=mx.cpu())
     net.hybridize(static_alloc=True, static_shape=True)
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), "sgd",
-                            {"learning_rate": args.lr, "momentum": args.momentum,
-                             "wd": args.wd})
-    it = mx.io.NDArrayIter(x, y.astype(np.float32), batch_size=args.batch_size, shuffle=False,
-                           last_batch_handle="discard")
-    metric = mx.metric.Accuracy()
-    meter = Speedometer(args.batch_size, args.frequent)
-    for epoch in range(args.epochs):
-        it.reset()
-        metric.reset()
-        for batch in it:
-            data, label = batch.data[0], batch.label[0]
-            with autograd.record():
-                out = net(data)
-                loss = loss_fn(out, label)
-            loss.backward()
-            trainer.step(args.batch_size)
-            metric.update([label], [out])  # reads the outputs back: one sync per batch
-            meter.tick(epoch)
-        logging.info("Epoch[%d] Train-%s=%f", epoch, *metric.get())
-    return meter
+    return gluon_train(net, x, y, args)
 
 
 def main():

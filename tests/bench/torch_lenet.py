@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from fmnist import DATA_DIR, Speedometer, load_train, read_idx  # noqa: E402
+from fmnist import DATA_DIR, Speedometer, load_train, read_idx, torch_train  # noqa: E402
 
 ACTS = {"none": None, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -80,24 +80,7 @@ def train(args, model):
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
     mkldnn, convs = uses_mkldnn_conv(model, x[:args.batch_size])
     print(f"mkldnn_conv={mkldnn} (convolution operators seen: {', '.join(convs)})", flush=True)
-    meter = Speedometer(args.batch_size, args.frequent)
-    for epoch in range(args.epochs):
-        correct, loss_sum = 0, 0.0
-        for b in range(n_batches):
-            xb = x[b * args.batch_size:(b + 1) * args.batch_size]
-            yb = y[b * args.batch_size:(b + 1) * args.batch_size]
-            opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            loss.backward()
-            opt.step()
-            # The training metrics, as mxtrain's eval_metric computes them every batch.
-            correct += int((out.argmax(1) == yb).sum())
-            loss_sum += float(loss)
-            meter.tick(epoch)
-        print(f"Epoch[{epoch}] Train-accuracy={correct / (n_batches * args.batch_size):.4f}\t"
-              f"Train-cross-entropy={loss_sum / n_batches:.4f}", flush=True)
-    print(f"median_samples_per_sec={meter.median():.1f}")
+    torch_train(model, opt, loss_fn, x, y, n_batches, args)
 
 
 def infer(args, model):

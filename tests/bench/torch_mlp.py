@@ -27,7 +27,7 @@ _early_threads()
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from fmnist import DATA_DIR, Speedometer, load_train  # noqa: E402
+from fmnist import DATA_DIR, load_train, torch_train  # noqa: E402
 
 
 def main():
@@ -61,24 +61,7 @@ def main():
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}", flush=True)
 
-    meter = Speedometer(args.batch_size, args.frequent)
-    for epoch in range(args.epochs):
-        correct, loss_sum = 0, 0.0
-        for b in range(n_batches):
-            xb = x[b * args.batch_size:(b + 1) * args.batch_size]
-            yb = y[b * args.batch_size:(b + 1) * args.batch_size]
-            opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            loss.backward()
-            opt.step()
-            # The training accuracy and cross-entropy, as mxtrain's metrics compute them.
-            correct += int((out.argmax(1) == yb).sum())
-            loss_sum += float(loss)
-            meter.tick(epoch)
-        print(f"Epoch[{epoch}] Train-accuracy={correct / (n_batches * args.batch_size):.4f}\t"
-              f"Train-cross-entropy={loss_sum / n_batches:.4f}", flush=True)
-    print(f"median_samples_per_sec={meter.median():.1f}")
+    torch_train(model, opt, loss_fn, x, y, n_batches, args)
 
 
 if __name__ == "__main__":
