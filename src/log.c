@@ -1,8 +1,10 @@
-/* log.c: leveled logging. Warnings and debug lines go to stderr with a tag. */
+/* log.c: leveled logging (warnings and debug lines go to stderr with a tag) and the
+ * monotonic clock. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 static enum mx_log_level log_level = MX_LOG_INFO; /* process-wide, set by the CLI */
 static const char *log_program = "mxtrain";        /* likewise */
@@ -23,4 +25,11 @@ void mx_log(enum mx_log_level level, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+double mx_now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }

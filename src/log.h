@@ -1,4 +1,5 @@
-/* log.h: leveled logging to stderr. The level is process-wide (set once by the CLI). */
+/* log.h: leveled logging to stderr (the level is process-wide, set once by the CLI), and
+ * the clock the printed timings use. */
 #ifndef MX_LOG_H
 #define MX_LOG_H
 
@@ -13,5 +14,8 @@ void mx_log(enum mx_log_level level, const char *fmt, ...) __attribute__((format
 #define mx_debug(...) mx_log(MX_LOG_DEBUG, __VA_ARGS__)
 #define mx_info(...)  mx_log(MX_LOG_INFO, __VA_ARGS__)
 #define mx_warn(...)  mx_log(MX_LOG_WARN, __VA_ARGS__)
+
+/* Seconds on the monotonic clock, for the durations the programs print. */
+double mx_now_seconds(void);
 
 #endif

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "data/image.h"
@@ -435,13 +434,6 @@ static int is_directory(const char *path)
 {
 	struct stat st;
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
-static double seconds_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* ---- list mode -------------------------------------------------------------------------- */
@@ -1117,7 +1109,7 @@ static int pack_list(const struct im2rec_options *o, const char *list_path, cons
 	struct worker *workers = NULL;
 	int threads = o->num_thread, n_started = 0, rc = MX_OK, eof = 0;
 	long packed = 0, skipped = 0, cap = 0;
-	double start = seconds_now(), last_report = start, elapsed;
+	double start = mx_now_seconds(), last_report = start, elapsed;
 
 	if (threads == 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -1203,8 +1195,8 @@ static int pack_list(const struct im2rec_options *o, const char *list_path, cons
 		}
 		job_clear(job);
 		p.next_write++;
-		if ((p.next_write & 255) == 0 && seconds_now() - last_report >= 10) {
-			last_report = seconds_now();
+		if ((p.next_write & 255) == 0 && mx_now_seconds() - last_report >= 10) {
+			last_report = mx_now_seconds();
 			mx_info("%s: %ld images, %.0f images/s", list_path, p.next_write,
 				p.next_write / (last_report - start));
 		}
@@ -1222,7 +1214,7 @@ static int pack_list(const struct im2rec_options *o, const char *list_path, cons
 		rc = recordio_index_write(idx_path, &idx);
 	if (rc)
 		goto done;
-	elapsed = seconds_now() - start;
+	elapsed = mx_now_seconds() - start;
 	printf("%s: %ld image%s packed into %s, %ld skipped, %ld bad list line%s, %.2f s, %.0f images/s\n",
 	       list_path, packed, packed == 1 ? "" : "s", rec_path, skipped, r.bad_lines, r.bad_lines == 1 ? "" : "s",
 	       elapsed, elapsed > 0 ? (packed + skipped) / elapsed : 0.0);

@@ -50,13 +50,6 @@ static const char *section_value(const struct conf_section *s, const char *key)
 	return "?";
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* CPU seconds the process has used so far: user + system time of all its threads. */
 static double cpu_seconds(void)
 {
@@ -111,10 +104,10 @@ static int test_io(const struct mx_conf *c, FILE *out)
 		return rc;
 	if (!c->train.present)
 		return mx_error(MX_ERR_INVALID, "%s: no data.train section", c->path);
-	t0 = now_seconds();
+	t0 = mx_now_seconds();
 	if ((rc = trainer_open_iter(&c->train, "data.train", &it)))
 		return rc;
-	open_seconds = now_seconds() - t0;
+	open_seconds = mx_now_seconds() - t0;
 	ds = iter_data_shape(it);
 	ls = iter_label_shape(it);
 	batch_mb = (double)(shape_size(&ds) + shape_size(&ls)) * sizeof(float) / (1 << 20);
@@ -123,7 +116,7 @@ static int test_io(const struct mx_conf *c, FILE *out)
 	queue_mb = (prefetch > 0 ? prefetch + 1 : 1) * batch_mb;
 	for (int epoch = 0; epoch < solver.num_epoch; epoch++) {
 		long epoch_batches = 0, epoch_images = 0;
-		double t = now_seconds(), c = cpu_seconds(), dt, dc;
+		double t = mx_now_seconds(), c = cpu_seconds(), dt, dc;
 		if ((rc = iter_reset(it, epoch)))
 			goto done;
 		while ((rc = iter_next(it, &b)) == MX_OK) {
@@ -133,7 +126,7 @@ static int test_io(const struct mx_conf *c, FILE *out)
 		if (rc != MX_END)
 			goto done;
 		rc = MX_OK;
-		dt = now_seconds() - t;
+		dt = mx_now_seconds() - t;
 		dc = cpu_seconds() - c;
 		fprintf(out, "Epoch[%d] test-io: %ld images in %ld batches, %.3f s, %.1f images/sec, %.3f s CPU\n",
 			epoch, epoch_images, epoch_batches, dt, dt > 0 ? epoch_images / dt : 0.0, dc);

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -23,13 +22,6 @@
 #define TIMING_MAX_KV 128
 #define TIMING_MAX_IO 64
 #define IDX_IMAGES_MAGIC 0x00000803u
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -61,9 +53,9 @@ double timing_sgemm_gflops(int n, int reps)
 	for (int r = 0; r < 2; r++)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
 	for (int r = 0; r < reps; r++) {
-		double t0 = now_seconds();
+		double t0 = mx_now_seconds();
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-		t[r] = now_seconds() - t0;
+		t[r] = mx_now_seconds() - t0;
 	}
 	rate = reps > 0 ? 2.0 * n * n * (double)n / median(t, reps) * 1e-9 : -1;
 done:
@@ -278,20 +270,20 @@ static int fill_inputs(struct bench *b)
 /* One iteration; adds its phases' seconds to t[0..4) when t is not NULL. */
 static int step(struct bench *b, int inference, double *t)
 {
-	double t0 = now_seconds(), t1, t2, t3;
+	double t0 = mx_now_seconds(), t1, t2, t3;
 	int rc;
 	if ((rc = executor_forward(b->ex, !inference)) || (rc = engine_wait_all(b->eng)))
 		return rc;
-	t1 = t2 = t3 = now_seconds();
+	t1 = t2 = t3 = mx_now_seconds();
 	if (!inference) {
 		if ((rc = executor_backward(b->ex)) || (rc = engine_wait_all(b->eng)))
 			return rc;
-		t2 = now_seconds();
+		t2 = mx_now_seconds();
 		if ((rc = updater_push(b->upd)))
 			return rc;
 		if ((rc = engine_wait_all(b->eng)))
 			return rc;
-		t3 = now_seconds();
+		t3 = mx_now_seconds();
 	}
 	if (t) {
 		t[0] = t1 - t0;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -21,13 +20,6 @@
 #include "updater.h"
 
 #define TRAINER_MAX_KV 128
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int trainer_open_iter(const struct conf_section *s, const char *section, struct data_iter **out)
 {
@@ -159,7 +151,7 @@ static int evaluate(struct run *r, int epoch)
 static int train_epoch(struct run *r, int epoch)
 {
 	struct data_batch b;
-	double t0 = now_seconds(), tic = t0;
+	double t0 = mx_now_seconds(), tic = t0;
 	int nbatch = 0, rc, bs = iter_batch_size(r->train_it);
 	metric_reset(r->metric);
 	if ((rc = iter_reset(r->train_it, epoch)))
@@ -181,7 +173,7 @@ static int train_epoch(struct run *r, int epoch)
 			return rc;
 		nbatch++;
 		if (!r->quiet && r->solver.disp_batches > 0 && nbatch % r->solver.disp_batches == 0) {
-			double t = now_seconds();
+			double t = mx_now_seconds();
 			printf("Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec", epoch, nbatch,
 			       r->solver.disp_batches * bs / (t - tic));
 			print_metrics(r->metric, "\t", "", -1, stdout);
@@ -195,7 +187,7 @@ static int train_epoch(struct run *r, int epoch)
 	if ((rc = engine_wait_all(r->eng)))
 		return rc;
 	print_metrics(r->metric, "", "Train-", epoch, stdout);
-	printf("Epoch[%d] Time cost=%.3f\n", epoch, now_seconds() - t0);
+	printf("Epoch[%d] Time cost=%.3f\n", epoch, mx_now_seconds() - t0);
 	fflush(stdout);
 	return MX_OK;
 }
