@@ -145,5 +145,13 @@ int op_num_data_inputs(const struct op_desc *op, const void *param);
 int op_variadic_inputs(int n, const char **names, int max);
 /* Returns a new parameter struct with defaults; free() it. */
 void *op_param_new(const struct op_desc *op);
+/* Kernels of ops whose output is their input in another shape (Flatten, Reshape): a copy
+ * of the data forward and of the gradient backward, or nothing when the planner put the
+ * output on the input's memory (req OP_REQ_NULL). */
+int op_copy_forward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *in,
+			struct mx_tensor *const *out, const enum op_req *req);
+int op_copy_backward_cpu(const struct op_ctx *ctx, const void *param, struct mx_tensor *const *out_grad,
+			 struct mx_tensor *const *in, struct mx_tensor *const *out,
+			 struct mx_tensor *const *in_grad, const enum op_req *req);
 
 #endif

@@ -1,7 +1,6 @@
 /* op_flatten.c: Flatten, (N, d1, d2, ...) -> (N, d1 * d2 * ...); the bytes do not move. */
 #include "op.h"
 
-#include "cpu/kernels.h"
 #include "error.h"
 
 static const struct param_spec flatten_params[] = {PARAM_END};
@@ -13,28 +12,6 @@ static int flatten_infer_shape(const void *param, struct mx_shape *in, int n_in,
 	if (in[0].ndim <= 0)
 		return mx_error(MX_ERR_SHAPE, "data shape is unknown");
 	out[0] = shape_make(2, in[0].dim[0], in[0].dim[0] ? shape_size(&in[0]) / in[0].dim[0] : 0);
-	return MX_OK;
-}
-
-/* A copy, or nothing when the planner put the output on the input's memory. */
-static int flatten_forward_cpu(const struct op_ctx *ctx, const void *param,
-			       struct mx_tensor *const *in, struct mx_tensor *const *out,
-			       const enum op_req *req)
-{
-	if (req[0] != OP_REQ_NULL)
-		cpu_assign(tensor_f32(out[0]), tensor_f32(in[0]), shape_size(&in[0]->shape),
-			   req[0] == OP_REQ_ADD);
-	return MX_OK;
-}
-
-static int flatten_backward_cpu(const struct op_ctx *ctx, const void *param,
-				struct mx_tensor *const *out_grad, struct mx_tensor *const *in,
-				struct mx_tensor *const *out, struct mx_tensor *const *in_grad,
-				const enum op_req *req)
-{
-	if (req[0] != OP_REQ_NULL)
-		cpu_assign(tensor_f32(in_grad[0]), tensor_f32(out_grad[0]),
-			   shape_size(&out_grad[0]->shape), req[0] == OP_REQ_ADD);
 	return MX_OK;
 }
 
@@ -50,8 +27,8 @@ const struct op_desc op_flatten = {
 	.n_outputs = 1,
 	.n_visible_outputs = 1,
 	.infer_shape = flatten_infer_shape,
-	.forward = {[MX_DEV_CPU] = flatten_forward_cpu},
-	.backward = {[MX_DEV_CPU] = flatten_backward_cpu},
+	.forward = {[MX_DEV_CPU] = op_copy_forward_cpu},
+	.backward = {[MX_DEV_CPU] = op_copy_backward_cpu},
 	.bw_in = 0,
 	.bw_out = 0,
 	.flags = OP_INPLACE | OP_BW_INPLACE,

@@ -5,7 +5,6 @@
 
 #include <stddef.h>
 
-#include "cpu/kernels.h"
 #include "error.h"
 
 struct reshape_param {
@@ -180,28 +179,6 @@ static int reshape_infer_shape(const void *param, struct mx_shape *in, int n_in,
 	return MX_OK;
 }
 
-/* A copy, or nothing when the planner put the output on the input's memory. */
-static int reshape_forward_cpu(const struct op_ctx *ctx, const void *param,
-			       struct mx_tensor *const *in, struct mx_tensor *const *out,
-			       const enum op_req *req)
-{
-	if (req[0] != OP_REQ_NULL)
-		cpu_assign(tensor_f32(out[0]), tensor_f32(in[0]), shape_size(&in[0]->shape),
-			   req[0] == OP_REQ_ADD);
-	return MX_OK;
-}
-
-static int reshape_backward_cpu(const struct op_ctx *ctx, const void *param,
-				struct mx_tensor *const *out_grad, struct mx_tensor *const *in,
-				struct mx_tensor *const *out, struct mx_tensor *const *in_grad,
-				const enum op_req *req)
-{
-	if (req[0] != OP_REQ_NULL)
-		cpu_assign(tensor_f32(in_grad[0]), tensor_f32(out_grad[0]),
-			   shape_size(&out_grad[0]->shape), req[0] == OP_REQ_ADD);
-	return MX_OK;
-}
-
 static const char *const reshape_aliases[] = {"reshape", NULL};
 
 const struct op_desc op_reshape = {
@@ -214,8 +191,8 @@ const struct op_desc op_reshape = {
 	.n_outputs = 1,
 	.n_visible_outputs = 1,
 	.infer_shape = reshape_infer_shape,
-	.forward = {[MX_DEV_CPU] = reshape_forward_cpu},
-	.backward = {[MX_DEV_CPU] = reshape_backward_cpu},
+	.forward = {[MX_DEV_CPU] = op_copy_forward_cpu},
+	.backward = {[MX_DEV_CPU] = op_copy_backward_cpu},
 	.bw_in = 0,
 	.bw_out = 0,
 	.flags = OP_INPLACE | OP_BW_INPLACE,
