@@ -124,23 +124,6 @@ infer_mxnet() {
 		sed -n 's/^median_infer_samples_per_sec=//p' "$1"
 }
 
-available() {
-	case $1 in
-	mxtrain)
-		[ -x "$BUILD/mxtrain" ] || { echo "SKIP: mxtrain: no $BUILD/mxtrain (run tools/bootstrap.sh build)"; return 1; }
-		[ -f "$CONF" ] || { echo "SKIP: mxtrain: no confs/fmnist-lenet.conf"; return 1; }
-		;;
-	torch)
-		"$TORCH_PY" -c 'import torch' >/dev/null 2>&1 ||
-			{ echo "SKIP: torch: $TORCH_PY cannot import torch (apt-get install python3-torch)"; return 1; }
-		;;
-	mxnet)
-		"$MXNET_PY" -c 'import mxnet' >/dev/null 2>&1 ||
-			{ echo "SKIP: mxnet: $MXNET_PY cannot import mxnet (tools/bootstrap.sh setup)"; return 1; }
-		;;
-	*) echo "bench_lenet: unknown system '$1' (mxtrain, torch, mxnet)" >&2; exit 2 ;;
-	esac
-}
 
 [ -f "$FMNIST/train-images-idx3-ubyte.gz" ] ||
 	{ echo "bench_lenet: no Fashion-MNIST in $FMNIST (apt-get install dataset-fashion-mnist)" >&2; exit 1; }

@@ -32,6 +32,7 @@ KEEP=0
 THREADS=2
 TORCH_PY=${TORCH_PYTHON:-/usr/bin/python3}
 MXNET_PY=${MXTRAIN_PEER_PYTHON:-$ROOT/.venv-mxnet/bin/python}
+CONF=$ROOT/confs/fmnist-mlp.conf
 
 while getopts 'r:s:e:b:kh' opt; do
 	case $opt in
@@ -58,7 +59,7 @@ bench_logs bench_mlp
 run_mxtrain() {
 	local out=$1 work
 	work=$(mktemp -d "$LOGS/mxtrain-work.XXXXXX")
-	(cd "$work" && "$BUILD/mxtrain" "$ROOT/confs/fmnist-mlp.conf" \
+	(cd "$work" && "$BUILD/mxtrain" "$CONF" \
 		solver.num_epoch="$EPOCHS" solver.num_threads="$THREADS") >"$out" 2>&1 || {
 		rm -rf "$work"
 		return 1
@@ -101,23 +102,6 @@ run_system() {
 	esac
 }
 
-available() {
-	case $1 in
-	mxtrain)
-		[ -x "$BUILD/mxtrain" ] || { echo "SKIP: mxtrain: no $BUILD/mxtrain (run tools/bootstrap.sh build)"; return 1; }
-		[ -f "$ROOT/confs/fmnist-mlp.conf" ] || { echo "SKIP: mxtrain: no confs/fmnist-mlp.conf"; return 1; }
-		;;
-	torch)
-		"$TORCH_PY" -c 'import torch' >/dev/null 2>&1 ||
-			{ echo "SKIP: torch: $TORCH_PY cannot import torch (apt-get install python3-torch)"; return 1; }
-		;;
-	mxnet)
-		"$MXNET_PY" -c 'import mxnet' >/dev/null 2>&1 ||
-			{ echo "SKIP: mxnet: $MXNET_PY cannot import mxnet (tools/bootstrap.sh setup)"; return 1; }
-		;;
-	*) echo "bench_mlp: unknown system '$1' (mxtrain, torch, mxnet)" >&2; exit 2 ;;
-	esac
-}
 
 
 ACTIVE=()

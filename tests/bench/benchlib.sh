@@ -45,3 +45,24 @@ warn_if_busy() {
 		BUSY_RUNS=$((BUSY_RUNS + 1))
 	fi
 }
+
+# available SYSTEM: whether mxtrain (with the conf $CONF), torch ($TORCH_PY) or mxnet
+# ($MXNET_PY) can run here; prints a SKIP line and returns 1 when not. An unknown name
+# exits 2, naming the script ($0).
+available() {
+	case $1 in
+	mxtrain)
+		[ -x "$BUILD/mxtrain" ] || { echo "SKIP: mxtrain: no $BUILD/mxtrain (run tools/bootstrap.sh build)"; return 1; }
+		[ -f "$CONF" ] || { echo "SKIP: mxtrain: no ${CONF#"$ROOT"/}"; return 1; }
+		;;
+	torch)
+		"$TORCH_PY" -c 'import torch' >/dev/null 2>&1 ||
+			{ echo "SKIP: torch: $TORCH_PY cannot import torch (apt-get install python3-torch)"; return 1; }
+		;;
+	mxnet)
+		"$MXNET_PY" -c 'import mxnet' >/dev/null 2>&1 ||
+			{ echo "SKIP: mxnet: $MXNET_PY cannot import mxnet (tools/bootstrap.sh setup)"; return 1; }
+		;;
+	*) echo "$(basename "$0" .sh): unknown system '$1' (mxtrain, torch, mxnet)" >&2; exit 2 ;;
+	esac
+}
